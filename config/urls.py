@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
+
+from config import views
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", admin.site.urls),
+    re_path(r"^health/?$", views.health, name="health"),
+    # The read routes first: /orders/dashboard is not an order id.
+    path("", include("orders_read.urls")),
+    path("", include("orders_write.urls")),
+]
+
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class OrdersReadConfig(AppConfig):
+    name = "orders_read"
+    verbose_name = "Orders (read model)"
+
+    def ready(self) -> None:
+        from orders_read.receivers import project_committed_events
+        from orders_write.signals import events_committed
+
+        events_committed.connect(
+            project_committed_events, dispatch_uid="orders_read.project_committed_events"
+        )

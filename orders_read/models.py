@@ -1,0 +1,65 @@
+"""The read model: one denormalized row per order, shaped for the dashboard."""
+
+import datetime
+
+from django.db import models
+from django.db.models.functions import TruncDate
+
+HIGH_VALUE_CENTS = 100_000  # $1,000.00
+
+
+class UTCDate(TruncDate):
+    """The UTC date of a datetime, whatever the active time zone.
+
+    Gives ``(placed_at AT TIME ZONE 'UTC')::date`` on PostgreSQL, which is immutable
+    and so allowed in a generated column (a plain ``placed_at::date`` is not).
+    Fixing the zone in the class also keeps it out of migrations, which cannot
+    serialize a tzinfo.
+    """
+
+    def __init__(self, expression, **extra):
+        super().__init__(expression, tzinfo=datetime.UTC, **extra)
+
+
+class OrderSummary(models.Model):
+    """The seed's ``order_summaries`` row, plus the customer id and the stream version."""
+
+    order_id = models.UUIDField(primary_key=True)
+    customer_id = models.BigIntegerField()
+    customer_name = models.CharField(max_length=200)
+    customer_email = models.EmailField()
+    status = models.CharField(max_length=16)
+    item_count = models.PositiveIntegerField()
+    total_cents = models.BigIntegerField()
+    formatted_total = models.CharField(max_length=32)
+    placed_at = models.DateTimeField()
+    last_updated = models.DateTimeField()
+    # The version of the order's event stream this row reflects (idempotency).
+    version = models.PositiveIntegerField()
+    is_high_value = models.GeneratedField(
+        expression=models.Q(total_cents__gt=HIGH_VALUE_CENTS),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
+    # The UTC date: PostgreSQL rejects placed_at::date on a timestamptz as not immutable.
+    day_placed = models.GeneratedField(
+        expression=UTCDate("placed_at"),
+        output_field=models.DateField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        verbose_name_plural = "order summaries"
+        ordering = ["-placed_at", "-order_id"]
+        indexes = [
+            # The dashboard's order (newest first, order id as the unique tie-breaker).
+            models.Index(fields=["-placed_at", "-order_id"], name="summary_placed"),
+            models.Index(
+                fields=["status", "-placed_at", "-order_id"], name="summary_status_placed"
+            ),
+            models.Index(fields=["customer_email", "-placed_at"], name="summary_customer_email"),
+            models.Index(fields=["customer_id", "-placed_at"], name="summary_customer_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.status} {self.formatted_total}"

@@ -1,0 +1,34 @@
+"""The dashboard: read-model rows only, never the write tables."""
+
+from rest_framework import generics, viewsets
+from rest_framework.permissions import IsAuthenticated
+
+from config.api import has_perm
+from orders_read.filters import OrderSummaryFilter
+from orders_read.models import OrderSummary
+from orders_read.pagination import DashboardPagination
+from orders_read.serializers import OrderSummarySerializer
+
+CanViewDashboard = has_perm("orders_read.view_ordersummary")
+
+
+class OrderDashboardViewSet(viewsets.ReadOnlyModelViewSet):
+    """``GET /orders/dashboard`` (filtered, cursor-paged) and ``/orders/dashboard/{id}``."""
+
+    queryset = OrderSummary.objects.all()
+    serializer_class = OrderSummarySerializer
+    filterset_class = OrderSummaryFilter
+    pagination_class = DashboardPagination
+    permission_classes = [IsAuthenticated, CanViewDashboard]
+
+
+class CustomerOrdersApi(generics.ListAPIView):
+    """``GET /customers/{id}/orders``: the seed's GetCustomerOrders, from the read model."""
+
+    serializer_class = OrderSummarySerializer
+    filterset_class = OrderSummaryFilter
+    pagination_class = DashboardPagination
+    permission_classes = [IsAuthenticated, CanViewDashboard]
+
+    def get_queryset(self):
+        return OrderSummary.objects.filter(customer_id=self.kwargs["customer_id"])

@@ -1,0 +1,42 @@
+"""The command bus: one handler per command type, every outcome a ``CommandResult``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from orders_write.commands import SYSTEM, Actor, CommandResult
+from orders_write.errors import CommandRejected, ErrorCode
+
+C = TypeVar("C")
+Handler = Callable[[Any, Actor], CommandResult]
+
+_handlers: dict[type, Handler] = {}
+
+
+def register(command_type: type[C]) -> Callable[[Handler], Handler]:
+    """Register the handler for ``command_type`` (exactly one per type)."""
+
+    def decorator(handler: Handler) -> Handler:
+        existing = _handlers.get(command_type)
+        if existing is not None and existing is not handler:
+            raise RuntimeError(f"{command_type.__name__} already has a handler: {existing!r}")
+        _handlers[command_type] = handler
+        return handler
+
+    return decorator
+
+
+def dispatch(command: object, *, actor: Actor = SYSTEM) -> CommandResult:
+    """Run ``command`` through its handler.
+
+    A rule rejection is raised inside the handler's transaction (which rolls back,
+    so a rejected command writes nothing) and returned here as a failed result.
+    """
+    handler = _handlers.get(type(command))
+    if handler is None:
+        return CommandResult.fail(ErrorCode.NO_HANDLER, f"No handler for {type(command).__name__}")
+    try:
+        return handler(command, actor)
+    except CommandRejected as rejection:
+        return CommandResult.fail(rejection.code, rejection.message)

@@ -1,0 +1,73 @@
+"""Commands (what a caller asks for) and the result every command returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from orders_write.errors import ErrorCode
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    product_id: int
+    quantity: int
+    # Optional: the price the client saw. Never trusted; a mismatch is refused.
+    price_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    customer_id: int
+    payment_method_id: int
+    items: tuple[OrderLine, ...]
+
+
+@dataclass(frozen=True)
+class ApproveOrder:
+    order_id: UUID
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    order_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who sends a command: the authenticated user (or the system) and the request."""
+
+    user_id: int | None = None
+    username: str = "system"
+    request_id: str = ""
+
+    @classmethod
+    def from_user(cls, user: Any, *, request_id: str = "") -> Actor:
+        return cls(user_id=user.pk, username=user.get_username(), request_id=request_id)
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {"actor_id": self.user_id, "actor": self.username, "request_id": self.request_id}
+
+
+SYSTEM = Actor()
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """The seed's result: ok with data, or a failure with a message and a stable code."""
+
+    success: bool
+    data: dict[str, Any] | None = None
+    error: str | None = None
+    code: ErrorCode | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def ok(cls, data: dict[str, Any] | None = None) -> CommandResult:
+        return cls(success=True, data=data or {})
+
+    @classmethod
+    def fail(cls, code: ErrorCode, error: str) -> CommandResult:
+        return cls(success=False, error=error, code=code)

@@ -1,0 +1,158 @@
+"""The write models: what the business rules check and change, plus the event log."""
+
+import uuid
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+
+
+class Customer(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    name = models.CharField(max_length=200)
+    email = models.EmailField(unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+class PaymentMethod(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payment_methods")
+    label = models.CharField(max_length=100, default="Card")
+    is_enabled = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.customer.email})"
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    price_cents = models.PositiveBigIntegerField()
+    is_available = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["sku"]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"
+
+
+class OrderStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    APPROVED = "APPROVED", "Approved"
+    CANCELLED = "CANCELLED", "Cancelled"
+
+
+# The order pipeline in one table: each status and the statuses it may move to.
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    OrderStatus.PENDING: frozenset({OrderStatus.APPROVED, OrderStatus.CANCELLED}),
+    OrderStatus.APPROVED: frozenset({OrderStatus.CANCELLED}),
+    OrderStatus.CANCELLED: frozenset(),
+}
+
+
+class Order(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    payment_method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT)
+    status = models.CharField(
+        max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING
+    )
+    total_cents = models.PositiveBigIntegerField()
+    # The version of the order's event stream: the number of events appended to it.
+    version = models.PositiveIntegerField(default=0)
+    placed_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-placed_at"]
+        permissions = [
+            ("approve_order", "Can approve orders"),
+            ("cancel_order", "Can cancel orders"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order {self.id} ({self.status})"
+
+    def can_move_to(self, status: str) -> bool:
+        return status in ALLOWED_TRANSITIONS[self.status]
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+    unit_price_cents = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["order", "product"], name="order_item_unique_product"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.product_id} @ {self.unit_price_cents}"
+
+    @property
+    def line_total_cents(self) -> int:
+        return self.quantity * self.unit_price_cents
+
+
+class Event(models.Model):
+    """One entry of the append-only event log (the transactional outbox).
+
+    Every state change appends its events here in the transaction that makes it,
+    so the read model can always be rebuilt or caught up from this table.
+    """
+
+    position = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    stream_id = models.UUIDField()
+    version = models.PositiveIntegerField()
+    type = models.CharField(max_length=64)
+    data = models.JSONField(encoder=DjangoJSONEncoder)
+    metadata = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
+    occurred_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            # A second writer of the same stream version fails instead of forking history.
+            models.UniqueConstraint(fields=["stream_id", "version"], name="event_stream_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.type} {self.stream_id} v{self.version}"

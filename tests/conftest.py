@@ -1,0 +1,85 @@
+"""Shared fixtures: a customer who can order, a catalog, users with the right permissions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from orders_write.bus import dispatch
+from orders_write.commands import Actor, OrderLine, PlaceOrder
+from orders_write.models import Order, PaymentMethod, Product
+from tests.factories import PaymentMethodFactory, ProductFactory, UserFactory
+
+ALL_ORDER_PERMISSIONS = [
+    "orders_write.add_order",
+    "orders_write.approve_order",
+    "orders_write.cancel_order",
+    "orders_read.view_ordersummary",
+]
+
+requires_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: row locks and concurrent transactions (SQLite serializes writers)",
+)
+
+
+@pytest.fixture
+def payment_method(db) -> PaymentMethod:
+    return PaymentMethodFactory()
+
+
+@pytest.fixture
+def customer(payment_method):
+    return payment_method.customer
+
+
+@pytest.fixture
+def products(db) -> list[Product]:
+    return [
+        ProductFactory(price_cents=1_999),
+        ProductFactory(price_cents=50_000),
+        ProductFactory(price_cents=10_000_000),
+    ]
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="clerk", permissions=ALL_ORDER_PERMISSIONS)
+
+
+@pytest.fixture
+def actor(staff) -> Actor:
+    return Actor.from_user(staff, request_id="test-request")
+
+
+@pytest.fixture
+def place(payment_method, products, actor) -> Callable[..., Order]:
+    """Place an order through the bus and return it (committed, events appended)."""
+
+    def place_order(*quantities: int) -> Order:
+        lines = tuple(
+            OrderLine(product_id=product.pk, quantity=quantity)
+            for product, quantity in zip(products, quantities or (2,), strict=False)
+        )
+        result = dispatch(
+            PlaceOrder(
+                customer_id=payment_method.customer_id,
+                payment_method_id=payment_method.pk,
+                items=lines,
+            ),
+            actor=actor,
+        )
+        assert result.success, result
+        return Order.objects.get(pk=result.data["order_id"])
+
+    return place_order
+
+
+@pytest.fixture
+def api_client(staff) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(staff)
+    return client
