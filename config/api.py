@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -37,16 +39,19 @@ def error_body(code: str, error: str, details: Any = None) -> dict[str, Any]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, with every answer in the error envelope and a stable code."""
+    # The Django exceptions DRF answers, as the DRF exceptions it answers them with.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     code = next((code for cls, code in _CODES if isinstance(exc, cls)), "ERROR")
     if isinstance(exc, exceptions.ValidationError):
         response.data = error_body(code, "Invalid input", details=response.data)
-    elif isinstance(exc, exceptions.APIException):
+    else:
         response.data = error_body(code, str(exc.detail))
-    else:  # Http404 / Django's PermissionDenied, converted by DRF
-        response.data = error_body(code, str(response.data.get("detail", "")))
     return response
 
 

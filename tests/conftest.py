@@ -60,9 +60,11 @@ def place(payment_method, products, actor) -> Callable[..., Order]:
     """Place an order through the bus and return it (committed, events appended)."""
 
     def place_order(*quantities: int) -> Order:
+        """``place(3, 0, 1)``: 3 of the first product, none of the second, 1 of the third."""
         lines = tuple(
             OrderLine(product_id=product.pk, quantity=quantity)
             for product, quantity in zip(products, quantities or (2,), strict=False)
+            if quantity
         )
         result = dispatch(
             PlaceOrder(

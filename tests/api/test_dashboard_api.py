@@ -1,0 +1,179 @@
+"""The dashboard: read-model rows only, filters, cursor pages, bad filters are 400s."""
+
+import datetime
+import uuid
+
+import pytest
+from django.db import connection
+from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from orders_read.models import OrderSummary
+from orders_write.bus import dispatch
+from orders_write.commands import ApproveOrder, CancelOrder
+from tests.factories import PaymentMethodFactory
+
+pytestmark = pytest.mark.django_db
+
+ROW_FIELDS = {
+    "order_id",
+    "customer_id",
+    "customer_name",
+    "customer_email",
+    "status",
+    "item_count",
+    "total_cents",
+    "formatted_total",
+    "placed_at",
+    "last_updated",
+    "is_high_value",
+    "day_placed",
+    "version",
+}
+
+
+@pytest.fixture
+def history(place, actor):
+    """Five orders: two pending, one approved, one cancelled, one approved high value."""
+    orders = [place(1), place(2), place(3), place(4), place(0, 3)]
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        dispatch(ApproveOrder(order_id=orders[2].id), actor=actor)
+        dispatch(CancelOrder(order_id=orders[3].id, reason="fraud"), actor=actor)
+        dispatch(ApproveOrder(order_id=orders[4].id), actor=actor)
+    return orders
+
+
+def ids(response):
+    assert response.status_code == 200, response.json()
+    return [row["order_id"] for row in response.json()["results"]]
+
+
+@pytest.mark.parametrize("path", ["/orders/dashboard", "/orders/dashboard/"])
+def test_lists_rows_newest_first(api_client, history, path):
+    response = api_client.get(path)
+    body = response.json()
+    assert set(body) >= {"results", "next", "previous"}
+    assert ids(response) == [str(order.id) for order in reversed(history)]
+    assert set(body["results"][0]) == ROW_FIELDS
+    assert body["results"][0]["status"] == "APPROVED"
+    assert body["results"][0]["is_high_value"] is True
+    assert body["results"][0]["formatted_total"] == "$1,500.00"
+
+
+def test_reads_only_the_read_model(api_client, history):
+    with CaptureQueriesContext(connection) as queries:
+        api_client.get("/orders/dashboard")
+    tables = " ".join(query["sql"] for query in queries.captured_queries)
+    assert "orders_read_ordersummary" in tables
+    assert "orders_write_" not in tables
+
+
+def test_filters(api_client, history):
+    def filtered(**params):
+        return set(ids(api_client.get("/orders/dashboard", params)))
+
+    as_ids = lambda *orders: {str(order.id) for order in orders}  # noqa: E731
+    assert filtered(status="PENDING") == as_ids(history[0], history[1])
+    assert filtered(status="APPROVED") == as_ids(history[2], history[4])
+    assert filtered(status="CANCELLED") == as_ids(history[3])
+    assert filtered(is_high_value="true") == as_ids(history[4])
+    assert filtered(is_high_value="false") == as_ids(*history[:4])
+    email = history[0].customer.email
+    assert filtered(customer_email=email) == as_ids(*history)
+    assert filtered(customer_email="nobody@example.com") == set()
+    placed = history[2].placed_at
+    assert filtered(placed_after=placed.isoformat()) == as_ids(*history[2:])
+    assert filtered(placed_before=placed.isoformat()) == as_ids(*history[:2])
+    tomorrow = (placed + datetime.timedelta(days=1)).date().isoformat()
+    assert filtered(placed_after=tomorrow) == set()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"status": "SHIPPED"},
+        {"is_high_value": "maybe"},
+        {"placed_after": "yesterday"},
+        {"placed_before": "2026-13-40"},
+        {"cursor": "garbage"},
+    ],
+)
+def test_bad_filter_values_are_400(api_client, history, params):
+    response = api_client.get("/orders/dashboard", params)
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert (body["success"], body["code"]) == (False, "VALIDATION_ERROR")
+    assert set(params) <= set(body["details"])
+
+
+def test_cursor_pages_walk_every_row_once(api_client, place):
+    placed = {str(place(1).id) for _ in range(7)}
+    seen = []
+    url = "/orders/dashboard?page_size=3"
+    while url:
+        response = api_client.get(url)
+        page = ids(response)
+        assert len(page) <= 3
+        seen.extend(page)
+        url = response.json()["next"]
+    assert len(seen) == len(set(seen)) == 7
+    assert set(seen) == placed
+
+
+def test_page_size_is_capped_at_200(api_client, place):
+    for _ in range(3):
+        place()
+    response = api_client.get("/orders/dashboard", {"page_size": 10_000})
+    assert len(ids(response)) == 3
+    assert response.wsgi_request.GET["page_size"] == "10000"
+    assert OrderSummary.objects.count() == 3
+
+
+def test_detail(api_client, history):
+    order = history[3]
+    response = api_client.get(f"/orders/dashboard/{order.id}")
+    assert response.status_code == 200
+    assert response.json()["status"] == "CANCELLED"
+    assert response.json()["version"] == 2
+
+
+@pytest.mark.parametrize("order_id", [uuid.uuid4(), "not-a-uuid"])
+def test_unknown_detail_is_404(api_client, db, order_id):
+    response = api_client.get(f"/orders/dashboard/{order_id}")
+    assert response.status_code == 404
+    assert response.json()["code"] == "NOT_FOUND"
+
+
+def test_customer_orders(api_client, history, products):
+    other = PaymentMethodFactory()
+    customer_id = history[0].customer_id
+    response = api_client.get(f"/customers/{customer_id}/orders")
+    assert set(ids(response)) == {str(order.id) for order in history}
+    assert ids(api_client.get(f"/customers/{other.customer_id}/orders/")) == []
+    assert set(ids(api_client.get(f"/customers/{customer_id}/orders", {"status": "PENDING"}))) == {
+        str(history[0].id),
+        str(history[1].id),
+    }
+
+
+def test_dashboard_needs_authentication(db):
+    response = APIClient().get("/orders/dashboard")
+    assert response.status_code == 401
+
+
+def test_health(client, db):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_rows_match_the_write_side(api_client, history):
+    for order in history:
+        order.refresh_from_db()
+        summary = OrderSummary.objects.get(pk=order.id)
+        assert (summary.status, summary.total_cents, summary.version) == (
+            order.status,
+            order.total_cents,
+            order.version,
+        )

@@ -1,0 +1,137 @@
+"""Committed events reach OrderSummary; rolled-back ones never do; replays change nothing."""
+
+import datetime
+import logging
+
+import pytest
+from django.db import transaction
+
+from orders_read import projections
+from orders_read.models import OrderSummary
+from orders_read.projections import apply_events
+from orders_write.bus import dispatch
+from orders_write.commands import ApproveOrder, CancelOrder
+from orders_write.models import Event, Order, OrderStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def test_placed_order_is_projected_after_commit(
+    place, customer, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place(3, 1)
+
+    summary = OrderSummary.objects.get(pk=order.id)
+    assert summary.customer_id == customer.pk
+    assert (summary.customer_name, summary.customer_email) == (customer.name, customer.email)
+    assert summary.status == OrderStatus.PENDING
+    assert summary.item_count == 2  # order lines, as in the seed
+    assert summary.total_cents == order.total_cents == 3 * 1_999 + 50_000
+    assert summary.formatted_total == "$559.97"
+    assert summary.placed_at == order.placed_at
+    assert summary.version == 1
+    assert summary.is_high_value is False
+    assert summary.day_placed == order.placed_at.astimezone(datetime.UTC).date()
+
+
+def test_nothing_reaches_the_read_model_before_commit(place, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        order = place()
+    assert not OrderSummary.objects.filter(pk=order.id).exists()
+    assert len(callbacks) == 1
+
+
+def test_a_rolled_back_command_never_reaches_the_read_model(
+    place, django_capture_on_commit_callbacks
+):
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        place()
+        raise RuntimeError("the surrounding transaction fails after the command")
+
+    assert callbacks == []
+    assert Order.objects.count() == 0
+    assert Event.objects.count() == 0
+    assert OrderSummary.objects.count() == 0
+
+
+def test_status_changes_follow_the_stream(place, actor, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place()
+        dispatch(ApproveOrder(order_id=order.id), actor=actor)
+    summary = OrderSummary.objects.get(pk=order.id)
+    assert (summary.status, summary.version) == (OrderStatus.APPROVED, 2)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch(CancelOrder(order_id=order.id, reason="fraud"), actor=actor)
+    summary.refresh_from_db()
+    assert (summary.status, summary.version) == (OrderStatus.CANCELLED, 3)
+    assert summary.last_updated == Event.objects.get(stream_id=order.id, version=3).occurred_at
+
+
+def test_high_value_is_generated_from_the_total(place, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place(0, 3)  # 3 x $500.00
+    summary = OrderSummary.objects.get(pk=order.id)
+    assert summary.total_cents == 150_000
+    assert summary.is_high_value is True
+    assert OrderSummary.objects.filter(is_high_value=True).count() == 1
+
+
+def test_replaying_events_changes_nothing(place, actor, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place()
+        dispatch(ApproveOrder(order_id=order.id), actor=actor)
+    before = OrderSummary.objects.filter(pk=order.id).values().get()
+
+    changed = apply_events(Event.objects.filter(stream_id=order.id))
+
+    assert changed == 0
+    assert OrderSummary.objects.filter(pk=order.id).values().get() == before
+
+
+def test_an_older_event_never_overwrites_a_newer_state(
+    place, actor, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place()
+        dispatch(CancelOrder(order_id=order.id, reason="fraud"), actor=actor)
+    approved_v2_would_be = Event(
+        stream_id=order.id,
+        version=2,
+        type="OrderApproved",
+        data={"order_id": str(order.id), "approved_by": "late", "approved_at": ""},
+    )
+    assert apply_events([approved_v2_would_be]) == 0
+    assert OrderSummary.objects.get(pk=order.id).status == OrderStatus.CANCELLED
+
+
+def test_a_failing_projection_is_logged_and_the_command_still_succeeds(
+    place, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    def broken(event):
+        raise RuntimeError("read database unavailable")
+
+    monkeypatch.setitem(projections.HANDLERS, "OrderPlaced", broken)
+    with (
+        caplog.at_level(logging.ERROR, logger="orders_read.receivers"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        order = place()
+
+    assert Order.objects.filter(pk=order.id).exists()
+    assert Event.objects.filter(stream_id=order.id).exists()
+    assert not OrderSummary.objects.filter(pk=order.id).exists()
+    assert "read database unavailable" in caplog.text
+
+
+def test_inline_projection_can_be_switched_off(place, settings, django_capture_on_commit_callbacks):
+    settings.ORDERS_INLINE_PROJECTION = False
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place()
+    assert Event.objects.filter(stream_id=order.id).exists()
+    assert not OrderSummary.objects.exists()
