@@ -1,6 +1,7 @@
 """The read model: one denormalized row per order, shaped for the dashboard."""
 
 import datetime
+from typing import Any
 
 from django.db import models
 from django.db.models.functions import TruncDate
@@ -17,7 +18,7 @@ class UTCDate(TruncDate):
     serialize a tzinfo.
     """
 
-    def __init__(self, expression, **extra):
+    def __init__(self, expression: str | models.Expression, **extra: Any) -> None:
         super().__init__(expression, tzinfo=datetime.UTC, **extra)
 
 

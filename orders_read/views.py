@@ -1,5 +1,6 @@
 """The dashboard: read-model rows only, never the write tables."""
 
+from django.db.models import QuerySet
 from rest_framework import generics, viewsets
 from rest_framework.permissions import IsAuthenticated
 
@@ -30,5 +31,5 @@ class CustomerOrdersApi(generics.ListAPIView):
     pagination_class = DashboardPagination
     permission_classes = [IsAuthenticated, CanViewDashboard]
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[OrderSummary]:
         return OrderSummary.objects.filter(customer_id=self.kwargs["customer_id"])
