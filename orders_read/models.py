@@ -64,3 +64,40 @@ class OrderSummary(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.status} {self.formatted_total}"
+
+
+class ProjectionCheckpoint(models.Model):
+    """How far a projection has read the event log (moved with the rows it wrote)."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    transaction_id = models.BigIntegerField(default=0)
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ ({self.transaction_id}, {self.position})"
+
+
+class DeadLetter(models.Model):
+    """An event a projection could not apply: kept, retried on every pass, never dropped."""
+
+    projection = models.CharField(max_length=64)
+    position = models.BigIntegerField()
+    event_id = models.UUIDField()
+    stream_id = models.UUIDField()
+    event_type = models.CharField(max_length=64)
+    error = models.TextField()
+    attempts = models.PositiveIntegerField(default=1)
+    first_failed_at = models.DateTimeField()
+    last_failed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["projection", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["projection", "position"], name="dead_letter_projection_position"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.projection} #{self.position} {self.event_type} ({self.attempts} attempts)"

@@ -1,15 +1,20 @@
-"""The OrderSummary projection: each event applied to its row, idempotently.
+"""The OrderSummary projection: events folded into rows, idempotently.
 
-Every row remembers the stream version it reflects. An event at or below that
-version changes nothing, so the inline path (signals) and a replay from the event
-log can both deliver the same event without double counting.
+One pure function, ``evolve``, says what an event does to a row. Every path uses
+it: the inline path and catch-up apply batches of events to rows in the database,
+a rebuild folds whole streams in memory. Each row remembers the stream version it
+reflects: an event at or below that version changes nothing, and every write is an
+upsert guarded by ``version < new version``, so concurrent paths delivering the same
+events can neither double count nor move a row backwards.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
+from django.db import connections, router
+from django.db.models import Model
 from django.utils.dateparse import parse_datetime
 
 from orders_read.models import OrderSummary
@@ -17,56 +22,126 @@ from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
 from orders_write.models import Event, OrderStatus
 from orders_write.money import format_cents
 
-logger = logging.getLogger(__name__)
+Row = dict[str, Any]
 
+# The columns a projection writes (the generated ones are computed by the database).
+COLUMNS = [
+    "order_id",
+    "customer_id",
+    "customer_name",
+    "customer_email",
+    "status",
+    "item_count",
+    "total_cents",
+    "formatted_total",
+    "placed_at",
+    "last_updated",
+    "version",
+]
 
-def _order_placed(event: Event) -> bool:
-    if OrderSummary.objects.filter(order_id=event.stream_id).exists():
-        return False
-    data = event.data
-    row = OrderSummary(
-        order_id=event.stream_id,
-        customer_id=data["customer_id"],
-        customer_name=data["customer_name"],
-        customer_email=data["customer_email"],
-        status=OrderStatus.PENDING,
-        item_count=len(data["items"]),
-        total_cents=data["total_cents"],
-        formatted_total=format_cents(data["total_cents"]),
-        placed_at=parse_datetime(data["placed_at"]),
-        last_updated=event.occurred_at,
-        version=event.version,
-    )
-    # A concurrent projector of the same event may insert first: that is fine.
-    OrderSummary.objects.bulk_create([row], ignore_conflicts=True)
-    return True
-
-
-def _status_change(status: str) -> Callable[[Event], bool]:
-    def apply(event: Event) -> bool:
-        updated = OrderSummary.objects.filter(
-            order_id=event.stream_id, version__lt=event.version
-        ).update(status=status, last_updated=event.occurred_at, version=event.version)
-        return updated == 1
-
-    return apply
-
-
-HANDLERS: dict[str, Callable[[Event], bool]] = {
-    OrderPlaced.type: _order_placed,
-    OrderApproved.type: _status_change(OrderStatus.APPROVED),
-    OrderCancelled.type: _status_change(OrderStatus.CANCELLED),
+_STATUS_AFTER = {
+    OrderApproved.type: OrderStatus.APPROVED,
+    OrderCancelled.type: OrderStatus.CANCELLED,
 }
 
 
-def apply_event(event: Event) -> bool:
-    """Apply one event to the read model; True if it changed a row."""
-    handler = HANDLERS.get(event.type)
-    if handler is None:
-        return False
-    return handler(event)
+def evolve(row: Row | None, event: Event) -> Row | None:
+    """The row after ``event``; ``row`` itself when the event changes nothing."""
+    if row is not None and row["version"] >= event.version:
+        return row  # already reflected
+    if event.type == OrderPlaced.type:
+        if row is not None:
+            return row
+        data = event.data
+        return {
+            "order_id": event.stream_id,
+            "customer_id": data["customer_id"],
+            "customer_name": data["customer_name"],
+            "customer_email": data["customer_email"],
+            "status": OrderStatus.PENDING.value,
+            "item_count": len(data["items"]),
+            "total_cents": data["total_cents"],
+            "formatted_total": format_cents(data["total_cents"]),
+            "placed_at": parse_datetime(data["placed_at"]),
+            "last_updated": event.occurred_at,
+            "version": event.version,
+        }
+    if event.type in _STATUS_AFTER:
+        if row is None:
+            # The order's creation is not projected yet; catch-up replays it in order.
+            return None
+        return {
+            **row,
+            "status": _STATUS_AFTER[event.type].value,
+            "last_updated": event.occurred_at,
+            "version": event.version,
+        }
+    return row  # an event type this projection does not use
+
+
+class OrderSummaryProjection:
+    """Keeps ``OrderSummary`` (or a rebuild's copy of its table) from the event log."""
+
+    name = "order_summary"
+    model = OrderSummary
+
+    def fold(self, events: Iterable[Event], row: Row | None = None) -> Row | None:
+        """Fold one stream's events, in version order, onto ``row``."""
+        for event in events:
+            row = evolve(row, event)
+        return row
+
+    def apply(self, events: Sequence[Event], model: type[Model] | None = None) -> int:
+        """Apply events (in log order) to their rows in the database; returns rows written."""
+        model = model or self.model
+        stream_ids = {event.stream_id for event in events}
+        if not stream_ids:
+            return 0
+        before = {
+            row["order_id"]: row
+            for row in model._default_manager.filter(order_id__in=stream_ids).values(*COLUMNS)
+        }
+        after = dict(before)
+        for event in events:
+            after[event.stream_id] = evolve(after.get(event.stream_id), event)
+        changed = [
+            row
+            for stream_id, row in after.items()
+            if row is not None and row is not before.get(stream_id)
+        ]
+        return self.write(changed, model)
+
+    def write(self, rows: Sequence[Row], model: type[Model] | None = None) -> int:
+        """Upsert rows, each only over an older version of itself."""
+        if not rows:
+            return 0
+        model = model or self.model
+        connection = connections[router.db_for_write(model)]
+        quote = connection.ops.quote_name
+        table = quote(model._meta.db_table)
+        fields = [model._meta.get_field(column) for column in COLUMNS]
+        columns = ", ".join(quote(column) for column in COLUMNS)
+        updates = ", ".join(f"{quote(column)} = EXCLUDED.{quote(column)}" for column in COLUMNS[1:])
+        sql = (
+            f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
+            f"ON CONFLICT ({quote('order_id')}) DO UPDATE SET {updates} "
+            f"WHERE {table}.{quote('version')} < EXCLUDED.{quote('version')}"
+        )
+        params = [
+            [field.get_db_prep_save(row[field.name], connection) for field in fields]
+            for row in rows
+        ]
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
+        return len(rows)
+
+
+order_summary = OrderSummaryProjection()
+
+PROJECTIONS: dict[str, OrderSummaryProjection] = {order_summary.name: order_summary}
 
 
 def apply_events(events: Iterable[Event]) -> int:
-    """Apply events in order; returns how many changed a row."""
-    return sum(apply_event(event) for event in events)
+    """Apply events to every projection (the inline path); returns rows written."""
+    events = list(events)
+    return sum(projection.apply(events) for projection in PROJECTIONS.values())

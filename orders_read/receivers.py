@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
-from orders_read.projections import apply_event
+from orders_read.projections import PROJECTIONS
 from orders_write.models import Event
 
 logger = logging.getLogger(__name__)
@@ -22,14 +22,12 @@ def project_committed_events(sender: Any, events: Sequence[Event], **kwargs: Any
     """
     if not settings.ORDERS_INLINE_PROJECTION:
         return
-    for event in events:
+    for projection in PROJECTIONS.values():
         try:
-            apply_event(event)
+            projection.apply(events)
         except Exception:
             logger.exception(
-                "Projecting event %s (%s v%s of %s) failed",
-                event.position,
-                event.type,
-                event.version,
-                event.stream_id,
+                "Projection %s failed on events %s; catch-up will retry them",
+                projection.name,
+                [event.position for event in events],
             )

@@ -7,6 +7,7 @@ write tables. Their ``data`` is plain JSON: identifiers and timestamps as string
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -59,10 +60,13 @@ def append_events(
     expected_version: int,
     events: Sequence[DomainEvent],
     actor: Actor,
+    occurred_at: datetime.datetime,
 ) -> list[Event]:
     """Append ``events`` to a stream whose current version is ``expected_version``.
 
-    Must run inside the command's transaction. The (stream, version) unique
+    ``occurred_at`` is the time the command changed the write models, so the read
+    model's ``last_updated`` equals the order's ``updated_at``. Must run inside the
+    command's transaction. The (stream, version) unique
     constraint makes a concurrent writer of the same version fail rather than fork
     the stream. The committed events are published to the read side after COMMIT.
     """
@@ -74,6 +78,7 @@ def append_events(
             type=event.type,
             data=dataclasses.asdict(event),
             metadata=metadata,
+            occurred_at=occurred_at,
         )
         for offset, event in enumerate(events, start=1)
     ]

@@ -65,6 +65,8 @@ def place_order(command: PlaceOrder, actor: Actor) -> CommandResult:
     now = timezone.now()
     order = Order.objects.create(
         customer=customer,
+        customer_name=customer.name,
+        customer_email=customer.email,
         payment_method=payment_method,
         status=OrderStatus.PENDING,
         total_cents=total_cents,
@@ -83,8 +85,8 @@ def place_order(command: PlaceOrder, actor: Actor) -> CommandResult:
             OrderPlaced(
                 order_id=str(order.id),
                 customer_id=customer.pk,
-                customer_name=customer.name,
-                customer_email=customer.email,
+                customer_name=order.customer_name,
+                customer_email=order.customer_email,
                 payment_method_id=payment_method.pk,
                 items=[
                     {
@@ -99,6 +101,7 @@ def place_order(command: PlaceOrder, actor: Actor) -> CommandResult:
             )
         ],
         actor=actor,
+        occurred_at=now,
     )
     return CommandResult.ok(
         {
@@ -143,6 +146,7 @@ def approve_order(command: ApproveOrder, actor: Actor) -> CommandResult:
             )
         ],
         actor=actor,
+        occurred_at=now,
     )
     return CommandResult.ok(
         {
@@ -191,6 +195,7 @@ def cancel_order(command: CancelOrder, actor: Actor) -> CommandResult:
             )
         ],
         actor=actor,
+        occurred_at=now,
     )
     return CommandResult.ok(
         {

@@ -1,6 +1,7 @@
 """The write models: what the business rules check and change, plus the event log."""
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -64,6 +65,9 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 class Order(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    # The customer as they were when the order was placed (what the order shows).
+    customer_name = models.CharField(max_length=200)
+    customer_email = models.EmailField()
     payment_method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT)
     status = models.CharField(
         max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING
@@ -131,6 +135,24 @@ class OrderItem(models.Model):
         return self.quantity * self.unit_price_cents
 
 
+class CurrentTransactionId(models.Func):
+    """The id of the writing transaction, as a column default.
+
+    On PostgreSQL it is ``pg_current_xact_id()`` (xid8, as bigint): positions taken
+    by concurrent transactions can commit out of order, and the transaction id lets
+    a reader wait for every transaction older than the oldest one still running.
+    SQLite serializes writers, so positions commit in order and the id is 0.
+    """
+
+    output_field = models.BigIntegerField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        return "0", []
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        return "(pg_current_xact_id()::text::bigint)", []
+
+
 class Event(models.Model):
     """One entry of the append-only event log (the transactional outbox).
 
@@ -146,9 +168,14 @@ class Event(models.Model):
     data = models.JSONField(encoder=DjangoJSONEncoder)
     metadata = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
     occurred_at = models.DateTimeField(default=timezone.now)
+    transaction_id = models.BigIntegerField(db_default=CurrentTransactionId(), editable=False)
 
     class Meta:
         ordering = ["position"]
+        indexes = [
+            # Catch-up reads in (transaction id, position) order.
+            models.Index(fields=["transaction_id", "position"], name="event_txid_position"),
+        ]
         constraints = [
             # A second writer of the same stream version fails instead of forking history.
             models.UniqueConstraint(fields=["stream_id", "version"], name="event_stream_version"),

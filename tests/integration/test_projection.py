@@ -113,10 +113,10 @@ def test_an_older_event_never_overwrites_a_newer_state(
 def test_a_failing_projection_is_logged_and_the_command_still_succeeds(
     place, monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
-    def broken(event):
+    def broken(row, event):
         raise RuntimeError("read database unavailable")
 
-    monkeypatch.setitem(projections.HANDLERS, "OrderPlaced", broken)
+    monkeypatch.setattr(projections, "evolve", broken)
     with (
         caplog.at_level(logging.ERROR, logger="orders_read.receivers"),
         django_capture_on_commit_callbacks(execute=True),
