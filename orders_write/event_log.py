@@ -33,6 +33,10 @@ class LogPosition(NamedTuple):
     transaction_id: int
     position: int
 
+    def __str__(self) -> str:
+        position = "end" if self.position == MAX_BIGINT else str(self.position)
+        return f"(transaction {self.transaction_id}, position {position})"
+
 
 START = LogPosition(0, 0)
 
@@ -69,6 +73,7 @@ def after(checkpoint: LogPosition, horizon: int | None = None) -> QuerySet[Event
 
     ``horizon`` is a ``safe_horizon()`` taken before this query runs (taken now if
     not given): every event it lets through belongs to a finished transaction.
+    Pass ``MAX_BIGINT`` to count what is committed but not yet safe (lag).
     """
     if horizon is None:
         horizon = safe_horizon()

@@ -20,9 +20,16 @@ ALL_ORDER_PERMISSIONS = [
     "orders_read.view_ordersummary",
 ]
 
-requires_postgres = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="needs PostgreSQL: row locks and concurrent transactions (SQLite serializes writers)",
+
+def postgres_only(reason: str) -> pytest.MarkDecorator:
+    """Skip on SQLite, saying why the test only means something on PostgreSQL."""
+    return pytest.mark.skipif(
+        connection.vendor != "postgresql", reason=f"PostgreSQL only: {reason}"
+    )
+
+
+requires_postgres = postgres_only(
+    "row locks under concurrent transactions (SQLite serializes writers)"
 )
 
 

@@ -1,0 +1,162 @@
+"""Catch-up: projections read the event log after their checkpoint, in batches.
+
+Each batch is applied and the checkpoint moved in one transaction, so a crash
+anywhere leaves rows and checkpoint agreeing. An event a projection cannot apply is
+recorded as a dead letter and the others go on; dead letters are retried at the
+start of every pass, and a retry that succeeds re-projects the event's whole
+stream, so later events of that order that depended on it are applied too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F, Model
+from django.utils import timezone
+
+from orders_read.models import DeadLetter, ProjectionCheckpoint
+from orders_read.projections import PROJECTIONS, OrderSummaryProjection
+from orders_write import event_log
+from orders_write.event_log import LogPosition
+from orders_write.models import Event
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 1000
+
+# Called with (event, exception) for an event a projection could not apply.
+OnFailure = Callable[[Event, Exception], None]
+
+
+@dataclass
+class PassResult:
+    projection: str
+    events: int = 0
+    rows_written: int = 0
+    dead_lettered: int = 0
+    retried: int = 0
+    recovered: int = 0
+    checkpoint: LogPosition = event_log.START
+
+
+def get_checkpoint(name: str) -> LogPosition:
+    checkpoint = ProjectionCheckpoint.objects.filter(name=name).first()
+    if checkpoint is None:
+        return event_log.START
+    return LogPosition(checkpoint.transaction_id, checkpoint.position)
+
+
+def set_checkpoint(name: str, position: LogPosition) -> None:
+    ProjectionCheckpoint.objects.update_or_create(
+        name=name,
+        defaults={"transaction_id": position.transaction_id, "position": position.position},
+    )
+
+
+def record_dead_letter(projection: str, event: Event, error: Exception) -> None:
+    now = timezone.now()
+    logger.error(
+        "Projection %s cannot apply event %s (%s v%s of %s): %r",
+        projection,
+        event.position,
+        event.type,
+        event.version,
+        event.stream_id,
+        error,
+    )
+    updated = DeadLetter.objects.filter(projection=projection, position=event.position).update(
+        attempts=F("attempts") + 1, error=repr(error), last_failed_at=now
+    )
+    if not updated:
+        DeadLetter.objects.create(
+            projection=projection,
+            position=event.position,
+            event_id=event.event_id,
+            stream_id=event.stream_id,
+            event_type=event.type,
+            error=repr(error),
+            first_failed_at=now,
+            last_failed_at=now,
+        )
+
+
+def apply_batch(
+    projection: OrderSummaryProjection,
+    events: Sequence[Event],
+    on_failure: OnFailure,
+    model: type[Model] | None = None,
+) -> int:
+    """Apply a batch; if it fails, apply event by event so one poison event stops nothing."""
+    try:
+        with transaction.atomic():
+            return projection.apply(events, model)
+    except Exception:
+        written = 0
+        for event in events:
+            try:
+                with transaction.atomic():
+                    written += projection.apply([event], model)
+            except Exception as error:
+                on_failure(event, error)
+        return written
+
+
+def retry_dead_letters(projection: OrderSummaryProjection, result: PassResult) -> None:
+    """Re-project the stream of each dead letter; clear the ones that now apply."""
+    by_stream: dict[object, list[DeadLetter]] = defaultdict(list)
+    for letter in DeadLetter.objects.filter(projection=projection.name):
+        by_stream[letter.stream_id].append(letter)
+    for stream_id, letters in by_stream.items():
+        result.retried += len(letters)
+        try:
+            with transaction.atomic():
+                projection.apply(list(event_log.stream(stream_id)))
+                DeadLetter.objects.filter(pk__in=[letter.pk for letter in letters]).delete()
+            result.recovered += len(letters)
+        except Exception as error:
+            logger.warning(
+                "Dead letters of stream %s still fail in %s: %r", stream_id, projection.name, error
+            )
+            DeadLetter.objects.filter(pk__in=[letter.pk for letter in letters]).update(
+                attempts=F("attempts") + 1, error=repr(error), last_failed_at=timezone.now()
+            )
+
+
+def catch_up(
+    projection: OrderSummaryProjection, *, batch_size: int = DEFAULT_BATCH_SIZE
+) -> PassResult:
+    """One pass: retry dead letters, then apply every safe event after the checkpoint."""
+    result = PassResult(projection=projection.name)
+    retry_dead_letters(projection, result)
+    ProjectionCheckpoint.objects.get_or_create(name=projection.name)
+    horizon = event_log.safe_horizon()
+
+    def dead_letter(event: Event, error: Exception) -> None:
+        record_dead_letter(projection.name, event, error)
+        result.dead_lettered += 1
+
+    while True:
+        with transaction.atomic():
+            # The lock makes concurrent runners take turns batch by batch.
+            checkpoint = ProjectionCheckpoint.objects.select_for_update().get(name=projection.name)
+            position = LogPosition(checkpoint.transaction_id, checkpoint.position)
+            batch = list(event_log.after(position, horizon)[:batch_size])
+            if not batch:
+                result.checkpoint = position
+                return result
+            result.rows_written += apply_batch(projection, batch, dead_letter)
+            last = event_log.position_of(batch[-1])
+            checkpoint.transaction_id, checkpoint.position = last
+            checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])
+        result.events += len(batch)
+        result.checkpoint = last
+
+
+def catch_up_all(
+    names: Sequence[str] | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE
+) -> list[PassResult]:
+    return [catch_up(PROJECTIONS[name], batch_size=batch_size) for name in names or PROJECTIONS]

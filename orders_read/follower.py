@@ -1,0 +1,111 @@
+"""Keep projections caught up: woken by NOTIFY on PostgreSQL, polling on SQLite.
+
+Only one follower per projection works at a time: on PostgreSQL each takes a
+session advisory lock for its projections, and a second follower waits for it as
+a hot standby. (On SQLite writers are serialized and each batch re-reads the
+checkpoint under the write lock, so two followers cannot apply a batch twice.)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import zlib
+from collections.abc import Callable, Sequence
+
+from django.db import connection
+
+from orders_read.catchup import DEFAULT_BATCH_SIZE, PassResult, catch_up_all
+from orders_write.event_log import NOTIFY_CHANNEL
+
+logger = logging.getLogger(__name__)
+
+# The longest a follower waits before noticing it was asked to stop.
+STOP_CHECK_SECONDS = 0.25
+
+
+def _lock_key(names: Sequence[str]) -> int:
+    # A stable signed 32-bit key per set of projections (pg_*_advisory_lock(int, int)).
+    return zlib.crc32(",".join(sorted(names)).encode()) - 2**31
+
+
+class Follower:
+    def __init__(
+        self,
+        names: Sequence[str],
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        poll_interval: float = 1.0,
+        stop: threading.Event | None = None,
+        on_pass: Callable[[list[PassResult]], None] | None = None,
+        on_standby: Callable[[], None] | None = None,
+    ) -> None:
+        self.names = list(names)
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.stop = stop or threading.Event()
+        self.on_pass = on_pass
+        self.on_standby = on_standby
+        self.postgresql = connection.vendor == "postgresql"
+        self.lock_key = _lock_key(self.names)
+
+    def run(self) -> None:
+        """Follow until ``stop`` is set; returns after releasing the lock."""
+        try:
+            if not self._acquire():
+                return
+            self._listen()
+            while not self.stop.is_set():
+                results = catch_up_all(self.names, batch_size=self.batch_size)
+                if self.on_pass:
+                    self.on_pass(results)
+                if not any(result.events for result in results):
+                    self._wait()
+        finally:
+            self._release()
+
+    def _acquire(self) -> bool:
+        if not self.postgresql:
+            return True
+        announced = False
+        while not self.stop.is_set():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(1, %s)", [self.lock_key])
+                if cursor.fetchone()[0]:
+                    return True
+            if not announced:
+                logger.info("Another follower holds %s; waiting as a hot standby", self.names)
+                announced = True
+                if self.on_standby:
+                    self.on_standby()
+            self.stop.wait(self.poll_interval)
+        return False
+
+    def _release(self) -> None:
+        if self.postgresql and connection.connection is not None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock_all()")
+                cursor.execute(f"UNLISTEN {NOTIFY_CHANNEL}")
+
+    def _listen(self) -> None:
+        if self.postgresql:
+            with connection.cursor() as cursor:
+                cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+    def _wait(self) -> None:
+        """Sleep until events are appended (PostgreSQL) or the poll interval passes."""
+        if not self.postgresql:
+            self.stop.wait(self.poll_interval)
+            return
+        # A notification arrives at the writer's COMMIT; the timeout also covers
+        # events held back behind a transaction that commits without notifying.
+        # Waiting in short slices lets a stop request (SIGTERM) end the wait at once.
+        deadline = time.monotonic() + self.poll_interval
+        while not self.stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            slice_ = min(remaining, STOP_CHECK_SECONDS)
+            for _ in connection.connection.notifies(timeout=slice_, stop_after=1):
+                return

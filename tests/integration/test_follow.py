@@ -1,0 +1,268 @@
+"""The follower, and catch-up under real concurrency (PostgreSQL for the races)."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from orders_read.catchup import catch_up, get_checkpoint
+from orders_read.follower import Follower
+from orders_read.models import OrderSummary
+from orders_read.projections import order_summary
+from orders_read.status import projection_status
+from orders_write.bus import dispatch
+from orders_write.commands import ApproveOrder, OrderLine, PlaceOrder
+from orders_write.models import Event
+from tests.conftest import postgres_only
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_follower(**kwargs):
+    """Run a Follower in a thread; returns (follower, thread)."""
+    follower = Follower(["order_summary"], poll_interval=0.05, **kwargs)
+
+    def run():
+        try:
+            follower.run()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return follower, thread
+
+
+def stop(follower, thread):
+    follower.stop.set()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+
+
+def when_caught_up(flag):
+    """An on_pass callback that sets ``flag`` once the projection has no lag."""
+
+    def on_pass(results):
+        if projection_status("order_summary").lag_events == 0 and Event.objects.exists():
+            flag.set()
+
+    return on_pass
+
+
+def test_follower_applies_events_as_they_commit(place, settings):
+    settings.ORDERS_INLINE_PROJECTION = False
+    caught_up = threading.Event()
+    follower, thread = start_follower(on_pass=when_caught_up(caught_up))
+    try:
+        orders = [place() for _ in range(3)]
+        assert caught_up.wait(timeout=30)
+    finally:
+        stop(follower, thread)
+    assert set(OrderSummary.objects.values_list("order_id", flat=True)) == {o.id for o in orders}
+
+
+def pg_connect():
+    params = connection.settings_dict
+    return psycopg.connect(
+        dbname=params["NAME"],
+        user=params["USER"],
+        password=params["PASSWORD"],
+        host=params["HOST"],
+        port=params["PORT"],
+    )
+
+
+def append_placed(conn, customer_id=1):
+    """Append an OrderPlaced event on a raw connection (its transaction stays open)."""
+    order_id = uuid.uuid4()
+    data = {
+        "order_id": str(order_id),
+        "customer_id": customer_id,
+        "customer_name": "Raw Writer",
+        "customer_email": "raw@example.com",
+        "payment_method_id": 1,
+        "items": [{"product_id": 1, "quantity": 1, "unit_price_cents": 500}],
+        "total_cents": 500,
+        "placed_at": "2026-01-01T00:00:00+00:00",
+    }
+    position = conn.execute(
+        "INSERT INTO orders_write_event (event_id, stream_id, version, type, data, metadata, "
+        "occurred_at) VALUES (%s, %s, 1, 'OrderPlaced', %s, '{}', now()) RETURNING position",
+        (uuid.uuid4(), order_id, json.dumps(data)),
+    ).fetchone()[0]
+    return order_id, position
+
+
+@postgres_only("positions commit out of order only with concurrent writers")
+def test_an_event_that_commits_late_with_a_lower_position_is_not_skipped():
+    first, second = pg_connect(), pg_connect()
+    try:
+        early_order, early_position = append_placed(first)  # T1 takes the lower position
+        late_order, late_position = append_placed(second)  # T2 takes the higher one...
+        second.commit()  # ...and commits first
+        assert early_position < late_position
+        # A reader going by position alone would now see only T2's event and move past
+        # T1's position: the hole catch-up must not fall into.
+        assert list(Event.objects.values_list("position", flat=True)) == [late_position]
+
+        held_back = catch_up(order_summary)
+        assert held_back.events == 0  # T1 is still running: T2's event waits, as lag
+        assert projection_status("order_summary").lag_events == 1
+
+        first.commit()
+        result = catch_up(order_summary)
+    finally:
+        first.close()
+        second.close()
+
+    assert result.events == 2
+    assert set(OrderSummary.objects.values_list("order_id", flat=True)) == {
+        early_order,
+        late_order,
+    }
+    assert get_checkpoint("order_summary").position == late_position
+
+
+@postgres_only("a writer transaction held open beside others")
+def test_a_long_open_transaction_is_lag_not_loss(place, settings):
+    settings.ORDERS_INLINE_PROJECTION = False
+    blocker = pg_connect()
+    try:
+        blocker.execute("SELECT pg_current_xact_id()")  # an open writer transaction
+        order = place()
+        assert catch_up(order_summary).events == 0
+        status = projection_status("order_summary")
+        assert status.lag_events == 1
+        assert status.lag_seconds >= 0
+        blocker.rollback()
+    finally:
+        blocker.close()
+    assert catch_up(order_summary).events == 1
+    assert OrderSummary.objects.filter(pk=order.id).exists()
+
+
+@postgres_only("followers take turns through advisory locks")
+def test_a_second_follower_waits_as_a_hot_standby(place, settings):
+    settings.ORDERS_INLINE_PROJECTION = False
+    first_passes = threading.Event()
+    standing_by = threading.Event()
+    second_caught_up = threading.Event()
+    first, first_thread = start_follower(on_pass=lambda results: first_passes.set())
+    assert first_passes.wait(timeout=30)
+    second, second_thread = start_follower(
+        on_standby=standing_by.set, on_pass=when_caught_up(second_caught_up)
+    )
+    try:
+        assert standing_by.wait(timeout=30)
+        stop(first, first_thread)
+        order = place()  # only the standby, now active, can apply it
+        assert second_caught_up.wait(timeout=30)
+    finally:
+        first.stop.set()
+        stop(second, second_thread)
+    assert OrderSummary.objects.filter(pk=order.id).exists()
+
+
+def test_concurrent_placing_with_a_follower_ends_with_zero_drift(
+    payment_method, products, actor, settings
+):
+    """Four writers and a follower at once; on SQLite also: no "database is locked"."""
+    settings.ORDERS_INLINE_PROJECTION = False
+    caught_up = threading.Event()
+    follower, thread = start_follower(on_pass=when_caught_up(caught_up))
+
+    failures = []
+
+    def writer(seed):
+        try:
+            for n in range(8):
+                result = dispatch(
+                    PlaceOrder(
+                        customer_id=payment_method.customer_id,
+                        payment_method_id=payment_method.pk,
+                        items=(OrderLine(product_id=products[n % 2].pk, quantity=seed + 1),),
+                    ),
+                    actor=actor,
+                )
+                if not result.success:
+                    failures.append(result)
+                elif n % 2:
+                    dispatch(ApproveOrder(order_id=result.data["order_id"]), actor=actor)
+        except Exception as error:  # e.g. "database is locked": the test must see it
+            failures.append(error)
+        finally:
+            connection.close()
+
+    writers = [threading.Thread(target=writer, args=(seed,)) for seed in range(4)]
+    try:
+        for writer_thread in writers:
+            writer_thread.start()
+        for writer_thread in writers:
+            writer_thread.join(timeout=60)
+        caught_up.clear()  # a pass that starts now sees every writer's events
+        assert caught_up.wait(timeout=30)
+    finally:
+        stop(follower, thread)
+
+    assert failures == []
+    assert OrderSummary.objects.count() == 32
+    out = io.StringIO()
+    call_command("verify_projections", stdout=out)
+    assert "No drift" in out.getvalue()
+
+
+def test_follow_command_stops_cleanly_on_sigterm(place, settings):
+    """The real command in its own process: woken by new events, stopped by SIGTERM."""
+    settings.ORDERS_INLINE_PROJECTION = False
+    params = connection.settings_dict
+    if connection.vendor == "postgresql":
+        database_url = (
+            f"postgres://{params['USER']}:{params['PASSWORD'] or ''}@{params['HOST']}:"
+            f"{params['PORT']}/{params['NAME']}"
+        )
+        # With a 30 s poll interval, only the NOTIFY can wake it in time.
+        poll_interval = "30"
+    else:
+        database_url = f"sqlite:///{params['NAME']}"
+        poll_interval = "0.1"
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "catch_up_projections",
+            "--follow",
+            "--poll-interval",
+            poll_interval,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert "Following the event log" in process.stdout.readline()
+        order = place()
+        assert "order_summary: 1 events read" in process.stdout.readline()
+        process.send_signal(signal.SIGTERM)
+        remaining, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, remaining
+    assert "SIGTERM received, stopping" in remaining
+    assert "Stopped cleanly" in remaining
+    assert OrderSummary.objects.filter(pk=order.id).exists()
