@@ -1,6 +1,6 @@
 """Helpers for tests of the read model: its rows as comparable data, a varied history."""
 
-from django.test import TestCase
+from django.test import TestCase, override_settings
 
 from orders_read.models import OrderSummary
 from orders_write.bus import dispatch
@@ -13,10 +13,18 @@ def summary_rows() -> dict:
 
 
 def varied_history(place, actor, count: int = 12, *, project: bool = True) -> list:
-    """Orders of every shape: pending, approved, cancelled, approved then cancelled."""
+    """Orders of every shape: pending, approved, cancelled, approved then cancelled.
+
+    With ``project=False`` the inline projection is off: as if every process died
+    right after COMMIT.
+    """
     orders = []
     for n in range(count):
-        with TestCase.captureOnCommitCallbacks(execute=project):
+        with (
+            override_settings(ORDERS_INLINE_PROJECTION=project),
+            # Inside a test transaction, run the hooks a real COMMIT would run.
+            TestCase.captureOnCommitCallbacks(execute=True),
+        ):
             order = place(n % 4 + 1, n % 2, n % 3)
             if n % 4 == 1:
                 dispatch(ApproveOrder(order_id=order.id), actor=actor)

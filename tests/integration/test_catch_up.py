@@ -12,7 +12,9 @@ from orders_write import event_log
 from orders_write.models import Event
 from tests.read_model import summary_rows, varied_history
 
-pytestmark = pytest.mark.django_db
+# Real commits: on PostgreSQL, catch-up waits for every open writer transaction,
+# and a test wrapped in one would be waiting for itself.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_process_that_died_after_commit_is_repaired_exactly(place, actor):

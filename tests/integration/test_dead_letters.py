@@ -10,7 +10,9 @@ from orders_read.projections import order_summary
 from orders_write.models import Event, OrderStatus
 from tests.read_model import varied_history
 
-pytestmark = pytest.mark.django_db
+# Real commits: on PostgreSQL, catch-up waits for every open writer transaction,
+# and a test wrapped in one would be waiting for itself.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
