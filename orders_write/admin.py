@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 
 from orders_write.bus import dispatch
 from orders_write.commands import Actor, ApproveOrder, CancelOrder, CommandResult
+from orders_write.events import EVENT_TYPES
 from orders_write.models import (
     Customer,
     Event,
@@ -49,6 +50,11 @@ def parse_uuid(value: str) -> uuid.UUID | None:
         return uuid.UUID(value.strip())
     except ValueError:
         return None
+
+
+def short_order_id(order_id: uuid.UUID) -> str:
+    """The first eight hex digits, enough to tell orders apart on a page (full id on hover)."""
+    return format_html('<span title="{}">{}…</span>', order_id, str(order_id)[:8])
 
 
 class ReadOnlyAdminMixin:
@@ -153,8 +159,8 @@ class OrderItemInline(admin.TabularInline):
 class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Orders are placed by commands and only viewed here; approve and cancel dispatch commands."""
 
-    list_display = ["id", "status", "customer_display", "total", "placed_at"]
-    list_display_links = ["id"]
+    list_display = ["short_id", "status", "customer_display", "total", "placed_at"]
+    list_display_links = ["short_id"]
     list_filter = ["status", ("placed_at", admin.DateFieldListFilter)]
     list_select_related = ["customer"]
     date_hierarchy = "placed_at"
@@ -192,6 +198,10 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return request.user.has_perm("orders_write.cancel_order")
 
     # -- the list -------------------------------------------------------------------------
+
+    @admin.display(description="Order", ordering="id")
+    def short_id(self, order: Order) -> str:
+        return short_order_id(order.pk)
 
     @admin.display(description="Customer", ordering="customer__email")
     def customer_display(self, order: Order) -> str:
@@ -404,10 +414,23 @@ def _event_details(event: Event) -> str:
 # --- The event log: append-only, so view only --------------------------------------------
 
 
+class EventTypeFilter(admin.SimpleListFilter):
+    """The known event types (no SELECT DISTINCT over the whole log on every page)."""
+
+    title = "type"
+    parameter_name = "type"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(name, name) for name in EVENT_TYPES]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Event]) -> QuerySet[Event]:
+        return queryset.filter(type=self.value()) if self.value() else queryset
+
+
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["position", "occurred_at", "type", "order_link", "version", "actor"]
-    list_filter = ["type", ("occurred_at", admin.DateFieldListFilter)]
+    list_filter = [EventTypeFilter, ("occurred_at", admin.DateFieldListFilter)]
     search_help_text = "Paste an order id to see its stream."
     search_fields = ["type"]
     date_hierarchy = "occurred_at"
@@ -427,7 +450,7 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Order", ordering="stream_id")
     def order_link(self, event: Event) -> str:
         url = reverse("admin:orders_write_order_change", args=[quote(event.stream_id)])
-        return format_html('<a href="{}">{}</a>', url, event.stream_id)
+        return format_html('<a href="{}">{}</a>', url, short_order_id(event.stream_id))
 
     @admin.display(description="Actor")
     def actor(self, event: Event) -> str:

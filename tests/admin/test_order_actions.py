@@ -34,7 +34,7 @@ def test_change_list_shows_status_customer_formatted_total_and_placed_at(login, 
     assert "Pending" in html
     assert list(response.context["cl"].list_display) == [
         "action_checkbox",
-        "id",
+        "short_id",
         "status",
         "customer_display",
         "total",

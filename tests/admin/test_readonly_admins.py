@@ -1,9 +1,12 @@
 """The event log and the read model are shown, never edited, added or deleted."""
 
 import pytest
+from django.test import TestCase
 from django.urls import reverse
 
 from orders_read.models import OrderSummary
+from orders_write.bus import dispatch
+from orders_write.commands import ApproveOrder
 from orders_write.models import Event
 from tests.admin.conftest import action_names, staff_user
 
@@ -80,3 +83,26 @@ def test_order_summary_search_by_order_id_or_email(login, superuser, place):
     assert [row.pk for row in by_id] == [order.pk]
     assert [row.pk for row in by_email] == [order.pk]
     assert list(by_other) == []
+
+
+def test_event_log_filters_by_event_type(login, superuser, place, actor):
+    order = place()
+    dispatch(ApproveOrder(order_id=order.pk), actor=actor)
+    client = login(superuser)
+    changelist = url("orders_write", "event", "changelist")
+
+    approvals = client.get(changelist, {"type": "OrderApproved"}).context["cl"].result_list
+
+    assert [(event.stream_id, event.type) for event in approvals] == [(order.pk, "OrderApproved")]
+
+
+def test_order_summary_filters_by_status(login, superuser, place, actor):
+    pending, approved = place(), place()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        dispatch(ApproveOrder(order_id=approved.pk), actor=actor)
+    changelist = url("orders_read", "ordersummary", "changelist")
+    client = login(superuser)
+
+    for status, order in [("PENDING", pending), ("APPROVED", approved)]:
+        rows = client.get(changelist, {"status": status}).context["cl"].result_list
+        assert [row.pk for row in rows] == [order.pk]
