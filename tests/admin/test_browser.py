@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
@@ -47,11 +48,31 @@ pytestmark = [
 
 
 @pytest.fixture
-def playwright(monkeypatch):
-    # Playwright's sync API keeps an asyncio loop in this thread, and Django refuses
-    # ORM calls from a thread with a running loop. This test's ORM calls are plain
-    # synchronous code between browser steps, so the guard is lifted for it alone.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def scene(transactional_db, place, actor):
+    """A clerk who may approve, with an API token; three pending orders and an approved one.
+
+    Made before the browser starts, and the test itself makes no ORM call:
+    Playwright's sync API keeps an asyncio loop running in this thread, and Django
+    refuses ORM calls there (forcing them with DJANGO_ALLOW_ASYNC_UNSAFE opens a
+    second connection that nobody closes, and PostgreSQL then cannot drop the
+    test database).
+    """
+    clerk = staff_user("clerk-e2e", "orders_write.approve_order", "orders_read.view_ordersummary")
+    first, second, left_pending, already_approved = place(), place(), place(), place()
+    assert dispatch(ApproveOrder(order_id=already_approved.pk), actor=actor).success
+    return SimpleNamespace(
+        clerk=clerk,
+        token=Token.objects.create(user=clerk).key,
+        first=first,
+        second=second,
+        left_pending=left_pending,
+        already_approved=already_approved,
+    )
+
+
+@pytest.fixture
+def playwright(scene):
+    # Depends on `scene` so that the rows exist before the loop starts.
     with sync_api.sync_playwright() as playwright:
         yield playwright
 
@@ -72,16 +93,15 @@ def page(playwright, tmp_path):
 
 
 def test_clerk_approves_two_pending_orders_and_the_dashboard_follows(
-    live_server, playwright, page, place, actor
+    scene, live_server, playwright, page
 ):
-    clerk = staff_user("clerk-e2e", "orders_write.approve_order", "orders_read.view_ordersummary")
-    first, second, left_pending, already_approved = place(), place(), place(), place()
-    assert dispatch(ApproveOrder(order_id=already_approved.pk), actor=actor).success
+    # No ORM from here on: the browser and the API are the only ways in.
+    first, second, left_pending = scene.first, scene.second, scene.left_pending
     expect = sync_api.expect
 
     # Log in.
     page.goto(f"{live_server.url}{reverse('admin:index')}")
-    page.get_by_label("Username").fill(clerk.username)
+    page.get_by_label("Username").fill(scene.clerk.username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_title(re.compile("Site administration"))
@@ -92,7 +112,9 @@ def test_clerk_approves_two_pending_orders_and_the_dashboard_follows(
     expect(page).to_have_url(re.compile(r"status__exact=PENDING"))
     rows = page.locator("#result_list tbody tr")
     expect(rows).to_have_count(3)
-    expect(page.locator(f'input.action-select[value="{already_approved.pk}"]')).to_have_count(0)
+    expect(page.locator(f'input.action-select[value="{scene.already_approved.pk}"]')).to_have_count(
+        0
+    )
 
     # Approve two of them with the action.
     for order in (first, second):
@@ -109,7 +131,7 @@ def test_clerk_approves_two_pending_orders_and_the_dashboard_follows(
     # The dashboard API (the read model), with a token, reports them APPROVED.
     api = playwright.request.new_context(
         base_url=live_server.url,
-        extra_http_headers={"Authorization": f"Token {Token.objects.create(user=clerk).key}"},
+        extra_http_headers={"Authorization": f"Token {scene.token}"},
     )
     try:
         approved = api.get("/orders/dashboard", params={"status": "APPROVED"})
@@ -117,7 +139,7 @@ def test_clerk_approves_two_pending_orders_and_the_dashboard_follows(
         assert {row["order_id"] for row in approved.json()["results"]} == {
             str(first.pk),
             str(second.pk),
-            str(already_approved.pk),
+            str(scene.already_approved.pk),
         }
         pending = api.get(f"/orders/dashboard/{left_pending.pk}")
         assert pending.ok, pending.text()
