@@ -1,6 +1,82 @@
-from django.contrib import admin
+"""The back office: catalog and customers are edited here; orders change only through commands.
 
-from orders_write.models import Customer, PaymentMethod, Product
+Approving and cancelling dispatch ``ApproveOrder`` / ``CancelOrder`` on the command
+bus with the admin user as the actor, so the handler checks the rules, appends the
+event and the read model follows. Nothing here writes an order's status.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.text import Truncator
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from orders_write.bus import dispatch
+from orders_write.commands import Actor, ApproveOrder, CancelOrder, CommandResult
+from orders_write.events import EVENT_TYPES
+from orders_write.models import (
+    Customer,
+    Event,
+    Order,
+    OrderItem,
+    OrderStatus,
+    PaymentMethod,
+    Product,
+)
+from orders_write.money import format_cents
+
+# How many refused orders one message lists by id before it only counts the rest.
+MAX_LISTED_FAILURES = 20
+
+
+def parse_uuid(value: str) -> uuid.UUID | None:
+    """``value`` as a UUID, or None when it is not one (a search term, a URL part)."""
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        return None
+
+
+def short_order_id(order_id: uuid.UUID) -> str:
+    """The first eight hex digits, enough to tell orders apart on a page (full id on hover)."""
+    return format_html('<span title="{}">{}…</span>', order_id, str(order_id)[:8])
+
+
+class ReadOnlyAdminMixin:
+    """View permission only: nothing is added, changed or deleted through the admin."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# --- Catalog and customers: plain data, edited directly ---------------------------------
+
+
+class PaymentMethodInline(admin.TabularInline):
+    model = PaymentMethod
+    fields = ["label", "is_enabled"]
+    extra = 0
 
 
 @admin.register(Customer)
@@ -8,6 +84,7 @@ class CustomerAdmin(admin.ModelAdmin):
     list_display = ["name", "email", "status", "created_at"]
     list_filter = ["status"]
     search_fields = ["name", "email"]
+    inlines = [PaymentMethodInline]
 
 
 @admin.register(PaymentMethod)
@@ -21,6 +98,376 @@ class PaymentMethodAdmin(admin.ModelAdmin):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["sku", "name", "price_cents", "is_available"]
+    list_display = ["sku", "name", "price", "is_available"]
     list_filter = ["is_available"]
     search_fields = ["sku", "name"]
+
+    @admin.display(description="Price", ordering="price_cents")
+    def price(self, product: Product) -> str:
+        return format_cents(product.price_cents)
+
+
+# --- Orders: read-only data, changed by commands ----------------------------------------
+
+
+class CancelReasonForm(forms.Form):
+    # Input shaping only: a blank reason reaches the handler, which answers REASON_REQUIRED
+    # (the browser still asks for one first, through the `required` attribute).
+    reason = forms.CharField(
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60, "required": True}),
+        help_text="Recorded on each cancelled order and in its event history.",
+    )
+
+
+class OrderItemInline(admin.TabularInline):
+    model = OrderItem
+    fields = ["product", "quantity", "unit_price", "line_total"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderItem]:
+        return super().get_queryset(request).select_related("product").order_by("pk")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Whoever may see the order sees its lines.
+        return OrderAdmin.can_view_orders(request)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Unit price")
+    def unit_price(self, item: OrderItem) -> str:
+        return format_cents(item.unit_price_cents)
+
+    @admin.display(description="Line total")
+    def line_total(self, item: OrderItem) -> str:
+        return format_cents(item.line_total_cents)
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Orders are placed by commands and only viewed here; approve and cancel dispatch commands."""
+
+    list_display = ["short_id", "status", "customer_display", "total", "placed_at"]
+    list_display_links = ["short_id"]
+    list_filter = ["status", ("placed_at", admin.DateFieldListFilter)]
+    list_select_related = ["customer"]
+    date_hierarchy = "placed_at"
+    ordering = ["-placed_at", "-id"]
+    search_fields = ["customer__email"]
+    search_help_text = "Search by customer email, or paste a full order id."
+    list_per_page = 50
+    actions = ["approve_orders", "cancel_orders"]
+    inlines = [OrderItemInline]
+    fieldsets = [
+        (None, {"fields": ["id", "status", "total", "version"]}),
+        ("Placed", {"fields": ["customer", "payment_method", "placed_at", "placed_by"]}),
+        ("Approval", {"fields": ["approved_by", "approved_at"]}),
+        ("Cancellation", {"fields": ["cancelled_by", "cancelled_at", "cancel_reason"]}),
+    ]
+    readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
+
+    # -- permissions ----------------------------------------------------------------------
+
+    @staticmethod
+    def can_view_orders(request: HttpRequest) -> bool:
+        """Seeing orders: the view or change permission, or the right to approve or cancel."""
+        return any(
+            request.user.has_perm(f"orders_write.{codename}")
+            for codename in ("view_order", "change_order", "approve_order", "cancel_order")
+        )
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.can_view_orders(request)
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("orders_write.approve_order")
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("orders_write.cancel_order")
+
+    # -- the list -------------------------------------------------------------------------
+
+    @admin.display(description="Order", ordering="id")
+    def short_id(self, order: Order) -> str:
+        return short_order_id(order.pk)
+
+    @admin.display(description="Customer", ordering="customer__email")
+    def customer_display(self, order: Order) -> str:
+        return f"{order.customer.name} <{order.customer.email}>"
+
+    @admin.display(description="Total", ordering="total_cents")
+    def total(self, order: Order) -> str:
+        return format_cents(order.total_cents)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
+    ) -> tuple[QuerySet[Order], bool]:
+        # A pasted order id is an exact primary-key lookup (an index hit on any database);
+        # anything else searches customer emails.
+        order_id = parse_uuid(search_term)
+        if order_id is not None:
+            return queryset.filter(pk=order_id), False
+        return super().get_search_results(request, queryset, search_term)
+
+    # -- actions --------------------------------------------------------------------------
+
+    @admin.action(description="Approve selected orders", permissions=["approve"])
+    def approve_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._dispatch_each(
+            request,
+            queryset.values_list("pk", flat=True),
+            lambda order_id: ApproveOrder(order_id=order_id),
+            done="approved",
+        )
+
+    @admin.action(description="Cancel selected orders…", permissions=["cancel"])
+    def cancel_orders(
+        self, request: HttpRequest, queryset: QuerySet[Order]
+    ) -> TemplateResponse | None:
+        # Django's delete_selected pattern: the first POST shows a confirmation page
+        # asking for the reason; its form posts the same action back with `post`.
+        form = CancelReasonForm(request.POST if "post" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            self._dispatch_each(
+                request,
+                queryset.values_list("pk", flat=True),
+                lambda order_id: CancelOrder(order_id=order_id, reason=reason),
+                done="cancelled",
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel orders",
+            "opts": self.opts,
+            "orders": queryset.select_related("customer"),
+            "form": form,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, "admin/orders_write/order/cancel_selected_confirmation.html", context
+        )
+
+    def _dispatch_each(
+        self,
+        request: HttpRequest,
+        order_ids: Iterable[uuid.UUID],
+        make_command: Callable[[uuid.UUID], object],
+        *,
+        done: str,
+    ) -> None:
+        """Dispatch one command per order (each its own transaction) and report the outcome."""
+        actor = Actor.from_user(request.user)
+        outcomes: list[tuple[uuid.UUID, CommandResult]] = [
+            (order_id, dispatch(make_command(order_id), actor=actor))
+            for order_id in list(order_ids)
+        ]
+        succeeded = sum(result.success for _, result in outcomes)
+        failures = [(order_id, result) for order_id, result in outcomes if not result.success]
+        if succeeded:
+            self.message_user(
+                request,
+                ngettext("%(count)d order %(done)s.", "%(count)d orders %(done)s.", succeeded)
+                % {"count": succeeded, "done": done},
+                messages.SUCCESS,
+            )
+        if failures:
+            listed = "; ".join(
+                f"{order_id}: {result.code}" for order_id, result in failures[:MAX_LISTED_FAILURES]
+            )
+            if len(failures) > MAX_LISTED_FAILURES:
+                listed += f"; and {len(failures) - MAX_LISTED_FAILURES} more"
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d order could not be %(done)s: %(listed)s",
+                    "%(count)d orders could not be %(done)s: %(listed)s",
+                    len(failures),
+                )
+                % {"count": len(failures), "done": done, "listed": listed},
+                messages.ERROR,
+            )
+
+    # -- the change page: items, event history, Approve and Cancel buttons -----------------
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view  # staff login and CSRF protection
+        return [
+            path(
+                "<path:object_id>/approve/",
+                wrap(require_POST(self.approve_view)),
+                name="{}_{}_approve".format(*info),
+            ),
+            path(
+                "<path:object_id>/cancel/",
+                wrap(require_POST(self.cancel_view)),
+                name="{}_{}_cancel".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        order = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if order is not None:
+            context.update(
+                event_history=self.event_history(order),
+                can_approve=self.has_approve_permission(request)
+                and order.can_move_to(OrderStatus.APPROVED),
+                can_cancel=self.has_cancel_permission(request)
+                and order.can_move_to(OrderStatus.CANCELLED),
+                cancel_form=CancelReasonForm(auto_id="id_cancel_%s"),
+            )
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def event_history(self, order: Order) -> list[dict[str, Any]]:
+        """The order's stream from the event log, oldest first, as rows for the change page."""
+        return [
+            {
+                "version": event.version,
+                "type": event.type,
+                "occurred_at": event.occurred_at,
+                "actor": event.metadata.get("actor", ""),
+                "details": Truncator(_event_details(event)).chars(200),
+                "position": event.position,
+            }
+            for event in Event.objects.filter(stream_id=order.pk).order_by("version")
+        ]
+
+    def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_approve_permission(request):
+            raise PermissionDenied
+        return self._order_command_view(request, object_id, ApproveOrder, done="approved")
+
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_cancel_permission(request):
+            raise PermissionDenied
+        form = CancelReasonForm(request.POST)
+        if not form.is_valid():
+            self.message_user(
+                request, f"Order not cancelled: {form.errors.as_text()}", messages.ERROR
+            )
+            return HttpResponseRedirect(self._change_url(object_id))
+        reason = form.cleaned_data["reason"]
+        return self._order_command_view(
+            request,
+            object_id,
+            lambda order_id: CancelOrder(order_id=order_id, reason=reason),
+            done="cancelled",
+        )
+
+    def _order_command_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        make_command: Callable[[uuid.UUID], object],
+        *,
+        done: str,
+    ) -> HttpResponse:
+        order = self.get_object(request, unquote(object_id))
+        if order is None:
+            self.message_user(request, f"No order with id {object_id!r}.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:orders_write_order_changelist"))
+        self._dispatch_each(request, [order.pk], make_command, done=done)
+        return HttpResponseRedirect(self._change_url(order.pk))
+
+    def _change_url(self, object_id: object) -> str:
+        return reverse(
+            "admin:orders_write_order_change",
+            args=[quote(object_id)],
+            current_app=self.admin_site.name,
+        )
+
+
+def _event_details(event: Event) -> str:
+    """What an event says beyond its type: the reason of a cancellation, the lines placed."""
+    data = event.data
+    if "reason" in data:
+        return f"Reason: {data['reason']}"
+    if "items" in data:
+        lines = ngettext("%d line", "%d lines", len(data["items"])) % len(data["items"])
+        return f"{lines}, {format_cents(data.get('total_cents', 0))}"
+    return ""
+
+
+# --- The event log: append-only, so view only --------------------------------------------
+
+
+class EventTypeFilter(admin.SimpleListFilter):
+    """The known event types (no SELECT DISTINCT over the whole log on every page)."""
+
+    title = "type"
+    parameter_name = "type"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(name, name) for name in EVENT_TYPES]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Event]) -> QuerySet[Event]:
+        return queryset.filter(type=self.value()) if self.value() else queryset
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["position", "occurred_at", "type", "order_link", "version", "actor"]
+    list_filter = [EventTypeFilter, ("occurred_at", admin.DateFieldListFilter)]
+    search_help_text = "Paste an order id to see its stream."
+    search_fields = ["type"]
+    date_hierarchy = "occurred_at"
+    ordering = ["-position"]
+    fields = [
+        "position",
+        "event_id",
+        "stream_id",
+        "version",
+        "type",
+        "occurred_at",
+        "data_json",
+        "metadata_json",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Order", ordering="stream_id")
+    def order_link(self, event: Event) -> str:
+        url = reverse("admin:orders_write_order_change", args=[quote(event.stream_id)])
+        return format_html('<a href="{}">{}</a>', url, short_order_id(event.stream_id))
+
+    @admin.display(description="Actor")
+    def actor(self, event: Event) -> str:
+        return event.metadata.get("actor", "")
+
+    @admin.display(description="Data")
+    def data_json(self, event: Event) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(event.data, indent=2, sort_keys=True))
+
+    @admin.display(description="Metadata")
+    def metadata_json(self, event: Event) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(event.metadata, indent=2, sort_keys=True))
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Event], search_term: str
+    ) -> tuple[QuerySet[Event], bool]:
+        stream_id = parse_uuid(search_term)
+        if stream_id is not None:
+            return queryset.filter(stream_id=stream_id), False
+        return super().get_search_results(request, queryset, search_term)
