@@ -2,15 +2,21 @@
 
 import os
 import random
+import time
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rest_framework.authtoken.models import Token
 
+from orders_write.bulk_load import bulk_load_orders
 from orders_write.bus import dispatch
 from orders_write.commands import Actor, ApproveOrder, CancelOrder, OrderLine, PlaceOrder
 from orders_write.models import Customer, Order, PaymentMethod, Product
+
+# Up to this many new orders go through the command bus; more are bulk-loaded.
+BULK_THRESHOLD = 1000
 
 CUSTOMERS = [
     ("Ada Lovelace", "ada@example.com"),
@@ -41,7 +47,9 @@ PRODUCTS = [
 class Command(BaseCommand):
     help = (
         "Load demo data (idempotent): a local admin login, customers, products, and "
-        "orders placed, approved and cancelled through the command bus."
+        "orders placed, approved and cancelled through the command bus. Above "
+        f"{BULK_THRESHOLD:,} new orders it loads them in bulk (COPY on PostgreSQL), events "
+        "included, then rebuilds the read model from the event log."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -49,6 +57,9 @@ class Command(BaseCommand):
             "--orders", type=int, default=60, help="Total orders to have (default 60)."
         )
         parser.add_argument("--seed", type=int, default=7, help="Random seed (default 7).")
+        parser.add_argument(
+            "--batch-size", type=int, default=10_000, help="Orders per bulk batch (default 10000)."
+        )
 
     def handle(self, *args: object, orders: int, seed: int, **options: object) -> None:
         if orders < 0:
@@ -56,17 +67,36 @@ class Command(BaseCommand):
         admin, password = self._admin()
         customers = self._customers()
         products = self._products()
-        placed = self._orders(orders, customers, products, Actor.from_user(admin), seed)
+        missing = orders - Order.objects.count()
+        if missing > BULK_THRESHOLD:
+            placed = self._bulk(missing, seed, options["batch_size"])
+        else:
+            placed = self._orders(orders, customers, products, Actor.from_user(admin), seed)
 
         token, _ = Token.objects.get_or_create(user=admin)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo data ready: {len(customers)} customers, {len(products)} products, "
+                f"Demo data ready: {Customer.objects.count()} customers, "
+                f"{len(products)} products, "
                 f"{Order.objects.count()} orders ({placed} placed now)."
             )
         )
         self.stdout.write(f"Demo admin login (local use only): {admin.username} / {password}")
         self.stdout.write(f"Demo API token: {token.key}")
+
+    def _bulk(self, count: int, seed: int, batch_size: int) -> int:
+        started = time.monotonic()
+
+        def progress(done: int, total: int) -> None:
+            rate = done / (time.monotonic() - started)
+            self.stdout.write(f"  {done:,}/{total:,} orders written ({rate:,.0f} orders/s)")
+
+        written = bulk_load_orders(
+            count, seed=seed + Order.objects.count(), batch_size=batch_size, progress=progress
+        )
+        # The read model comes from the events, like every other time.
+        call_command("rebuild_projections", stdout=self.stdout)
+        return written
 
     def _admin(self) -> tuple[AbstractUser, str]:
         username = os.environ.get("DEMO_ADMIN_USERNAME", "admin")

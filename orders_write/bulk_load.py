@@ -1,0 +1,223 @@
+"""Bulk-load demo orders with their events, for benchmarks (``seed_demo --orders N``).
+
+This bypasses the command bus on purpose: it writes orders, items and events that
+are exactly what the handlers would write (the same event types and payloads), a
+batch at a time with COPY on PostgreSQL, so a million orders take minutes. The read
+model is then built from these events like any other (``rebuild_projections``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import random
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models, transaction
+
+from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
+from orders_write.models import (
+    Customer,
+    Event,
+    Order,
+    OrderItem,
+    OrderStatus,
+    PaymentMethod,
+    Product,
+)
+
+ORDER_COLUMNS = [
+    "id",
+    "customer_id",
+    "customer_name",
+    "customer_email",
+    "payment_method_id",
+    "status",
+    "total_cents",
+    "version",
+    "placed_at",
+    "updated_at",
+    "approved_at",
+    "cancelled_at",
+    "cancel_reason",
+]
+ITEM_COLUMNS = ["order_id", "product_id", "quantity", "unit_price_cents"]
+EVENT_COLUMNS = ["event_id", "stream_id", "version", "type", "data", "metadata", "occurred_at"]
+METADATA = {"actor_id": None, "actor": "seed_demo", "request_id": ""}
+ORDERS_PER_CUSTOMER = 100
+
+
+def insert_rows(model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> None:
+    """Insert many rows fast: COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(column) for column in columns)
+    if connection.vendor == "postgresql":
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    fields = [model._meta.get_field(column) for column in columns]
+    prepared = [
+        [
+            value
+            if isinstance(value, str) and field.get_internal_type() == "JSONField"
+            else field.get_db_prep_save(value, connection)
+            for field, value in zip(fields, row, strict=True)
+        ]
+        for row in rows
+    ]
+    placeholders = ", ".join(["%s"] * len(columns))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", prepared)
+
+
+def ensure_customers(count: int) -> list[Customer]:
+    """At least ``count`` active demo customers, each with a payment method."""
+    existing = Customer.objects.filter(status=Customer.Status.ACTIVE).count()
+    new = [
+        Customer(name=f"Demo Customer {n}", email=f"customer{n}@demo.example.com")
+        for n in range(existing, count)
+    ]
+    Customer.objects.bulk_create(new, batch_size=1000)
+    PaymentMethod.objects.bulk_create(
+        [PaymentMethod(customer=customer, label="Visa ending 4242") for customer in new],
+        batch_size=1000,
+    )
+    return list(Customer.objects.filter(status=Customer.Status.ACTIVE))
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, cls=DjangoJSONEncoder)
+
+
+def bulk_load_orders(
+    count: int,
+    *,
+    seed: int,
+    batch_size: int = 10_000,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Write ``count`` orders with items and events; returns how many were written."""
+    rng = random.Random(seed)
+    customers = ensure_customers(max(1, count // ORDERS_PER_CUSTOMER))
+    payment_methods = dict(
+        PaymentMethod.objects.filter(is_enabled=True).values_list("customer_id", "pk")
+    )
+    customers = [customer for customer in customers if customer.pk in payment_methods]
+    products = list(Product.objects.filter(is_available=True))
+    if not customers or not products:
+        raise ValueError("bulk loading needs active customers and available products")
+    now = datetime.datetime.now(datetime.UTC)
+    start = now - datetime.timedelta(days=365)
+    step = (now - start) / max(count, 1)
+
+    written = 0
+    while written < count:
+        size = min(batch_size, count - written)
+        orders, items, events = [], [], []
+        for n in range(written, written + size):
+            customer = rng.choice(customers)
+            placed_at = start + step * n + datetime.timedelta(seconds=rng.random())
+            lines = [
+                (product, rng.randint(1, 4))
+                for product in rng.sample(products, rng.randint(1, min(4, len(products))))
+            ]
+            total = sum(product.price_cents * quantity for product, quantity in lines)
+            if total > 100_000_000:
+                lines, total = lines[:1], lines[0][0].price_cents * lines[0][1]
+            order_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+            stream = [
+                OrderPlaced(
+                    order_id=str(order_id),
+                    customer_id=customer.pk,
+                    customer_name=customer.name,
+                    customer_email=customer.email,
+                    payment_method_id=payment_methods[customer.pk],
+                    items=[
+                        {
+                            "product_id": product.pk,
+                            "quantity": quantity,
+                            "unit_price_cents": product.price_cents,
+                        }
+                        for product, quantity in lines
+                    ],
+                    total_cents=total,
+                    placed_at=placed_at.isoformat(),
+                )
+            ]
+            times = [placed_at]
+            status, approved_at, cancelled_at, reason = OrderStatus.PENDING, None, None, ""
+            roll = rng.random()
+            if roll < 0.55:
+                approved_at = placed_at + datetime.timedelta(minutes=rng.randint(1, 600))
+                stream.append(
+                    OrderApproved(
+                        order_id=str(order_id),
+                        approved_by="seed_demo",
+                        approved_at=approved_at.isoformat(),
+                    )
+                )
+                times.append(approved_at)
+                status = OrderStatus.APPROVED
+            if roll < 0.08 or 0.55 <= roll < 0.70:
+                cancelled_at = times[-1] + datetime.timedelta(minutes=rng.randint(1, 600))
+                reason = "Customer request"
+                stream.append(
+                    OrderCancelled(
+                        order_id=str(order_id),
+                        reason=reason,
+                        cancelled_by="seed_demo",
+                        cancelled_at=cancelled_at.isoformat(),
+                    )
+                )
+                times.append(cancelled_at)
+                status = OrderStatus.CANCELLED
+            orders.append(
+                (
+                    order_id,
+                    customer.pk,
+                    customer.name,
+                    customer.email,
+                    payment_methods[customer.pk],
+                    status,
+                    total,
+                    len(stream),
+                    placed_at,
+                    times[-1],
+                    approved_at,
+                    cancelled_at,
+                    reason,
+                )
+            )
+            items.extend(
+                (order_id, product.pk, quantity, product.price_cents) for product, quantity in lines
+            )
+            events.extend(
+                (
+                    uuid.UUID(int=rng.getrandbits(128), version=4),
+                    order_id,
+                    version,
+                    event.type,
+                    _json(dataclasses.asdict(event)),
+                    _json(METADATA),
+                    occurred_at,
+                )
+                for version, (event, occurred_at) in enumerate(zip(stream, times, strict=True), 1)
+            )
+        with transaction.atomic():
+            insert_rows(Order, ORDER_COLUMNS, orders)
+            insert_rows(OrderItem, ITEM_COLUMNS, items)
+            insert_rows(Event, EVENT_COLUMNS, events)
+        written += size
+        if progress:
+            progress(written, count)
+    return written
