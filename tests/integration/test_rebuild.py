@@ -104,3 +104,42 @@ def test_a_poison_event_during_rebuild_is_dead_lettered(place, actor, monkeypatc
     assert set(DeadLetter.objects.values_list("stream_id", flat=True)) == {orders[1].id}
     assert not OrderSummary.objects.filter(pk=orders[1].id).exists()
     assert OrderSummary.objects.count() == 2
+
+
+def test_the_dashboard_serves_the_old_rows_until_the_switch(place, actor, monkeypatch, staff):
+    from rest_framework.test import APIClient
+
+    varied_history(place, actor, count=4)
+    OrderSummary.objects.update(customer_name="before the rebuild")
+    client = APIClient()
+    client.force_authenticate(staff)
+    seen_during = []
+    real_swap = rebuild_module._swap
+
+    def swap_after_looking(*args, **kwargs):
+        # The copy is complete and indexed; the dashboard still reads the old table.
+        response = client.get("/orders/dashboard")
+        seen_during.extend(row["customer_name"] for row in response.json()["results"])
+        return real_swap(*args, **kwargs)
+
+    monkeypatch.setattr(rebuild_module, "_swap", swap_after_looking)
+    rebuild(order_summary)
+
+    assert seen_during == ["before the rebuild"] * 4
+    after = client.get("/orders/dashboard").json()["results"]
+    assert "before the rebuild" not in {row["customer_name"] for row in after}
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_with_rate_and_eta_on_a_terminal(place, actor):
+    varied_history(place, actor, count=6)
+    out = Terminal()
+    call_command("rebuild_projections", "--batch-size", "2", stdout=out)
+    progress = out.getvalue()
+    assert "\r" in progress
+    assert "events/s, ETA" in progress
+    assert f"{Event.objects.count()}/{Event.objects.count()} events (100%)" in progress
