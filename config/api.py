@@ -72,6 +72,14 @@ def has_perm(perm: str) -> type[BasePermission]:
     return HasPerm
 
 
-def actor_for(request: Request) -> Actor:
-    """The authenticated user as the command's actor; never a field of the body."""
-    return Actor.from_user(request.user, request_id=getattr(request, "request_id", ""))
+def actor_for(request: Request, *, idempotency_key: str | None = None) -> Actor:
+    """The authenticated user as the command's actor; never a field of the body.
+
+    ``request.request_id`` is set by ``config.request_id.RequestIdMiddleware`` on the
+    ``HttpRequest``; DRF's ``Request`` proxies the attribute.
+    """
+    return Actor.from_user(
+        request.user,
+        request_id=getattr(request, "request_id", ""),
+        idempotency_key=idempotency_key,
+    )
