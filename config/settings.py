@@ -9,8 +9,12 @@ Environment variables:
 - ``ALLOWED_HOSTS``: comma-separated (default ``127.0.0.1,localhost``).
 - ``ORDERS_INLINE_PROJECTION``: ``0`` to stop projecting events right after each
   commit (the catch-up path then keeps the read model current).
+- ``ORDERS_IDEMPOTENCY_KEY_TTL``: seconds an ``Idempotency-Key`` is remembered (86400).
+- ``ORDERS_IDEMPOTENCY_WAIT_MS``: how long a request waits for a concurrent one with
+  the same key before answering 409 (5000).
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -134,6 +138,15 @@ REST_FRAMEWORK = {
 
 # Project each committed event into the read model right after COMMIT.
 ORDERS_INLINE_PROJECTION = env_bool("ORDERS_INLINE_PROJECTION", default=True)
+
+# How long an Idempotency-Key is remembered (Stripe: 24 hours); an expired key is new
+# again, and `manage.py purge_idempotency_keys` deletes expired ones.
+ORDERS_IDEMPOTENCY_KEY_TTL = datetime.timedelta(
+    seconds=int(os.environ.get("ORDERS_IDEMPOTENCY_KEY_TTL", 24 * 60 * 60))
+)
+# How long a request waits for a concurrent one with the same key to finish (and then
+# replays its answer) before answering 409 IDEMPOTENCY_KEY_IN_PROGRESS (PostgreSQL).
+ORDERS_IDEMPOTENCY_WAIT_MS = int(os.environ.get("ORDERS_IDEMPOTENCY_WAIT_MS", 5000))
 
 LOGGING = {
     "version": 1,
