@@ -133,8 +133,12 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
 }
+
+# The largest request body read (Django's setting; the largest valid order is a few
+# kilobytes). A larger one is a 413 REQUEST_TOO_LARGE, read no further than this.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # Project each committed event into the read model right after COMMIT.
 ORDERS_INLINE_PROJECTION = env_bool("ORDERS_INLINE_PROJECTION", default=True)

@@ -2,6 +2,7 @@
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 
@@ -20,6 +21,13 @@ def health(request: HttpRequest) -> JsonResponse:
         logger.exception("Health check: database unavailable")
         return JsonResponse({"status": "unavailable", "database": "error"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's 400s outside DRF (a bad Host header, an oversized form) in the envelope."""
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(error_body("REQUEST_TOO_LARGE", "Request body too large."), status=413)
+    return JsonResponse(error_body("BAD_REQUEST", "Bad request"), status=400)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -15,6 +15,22 @@ class DashboardPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def get_page_size(self, request: Request) -> int:
+        """``page_size`` from the query; above ``max_page_size`` it is capped, not refused."""
+        value = request.query_params.get(self.page_size_query_param)
+        if value is None:
+            return self.page_size
+        try:
+            size = int(value)
+        except ValueError:
+            size = 0
+        if size < 1:
+            # DRF would quietly fall back to the default; a bad parameter is a 400.
+            raise ValidationError(
+                {self.page_size_query_param: ["A whole number of at least 1 is required."]}
+            )
+        return min(size, self.max_page_size)
+
     def decode_cursor(self, request: Request) -> Cursor | None:
         try:
             return super().decode_cursor(request)
