@@ -325,6 +325,66 @@ BAD_INPUT = [
         method="GET",
         path="/customers/1/orders?status=LOST",
     ),
+    # Read-your-writes parameters.
+    Bad("min_version zero", 400, "VALIDATION_ERROR", method="GET", path=DETAIL + "?min_version=0"),
+    Bad(
+        "min_version a word", 400, "VALIDATION_ERROR", method="GET", path=DETAIL + "?min_version=v2"
+    ),
+    Bad(
+        "wait over 10 s",
+        400,
+        "VALIDATION_ERROR",
+        method="GET",
+        path=DETAIL + "?min_version=1&wait=10001",
+    ),
+    Bad(
+        "wait negative",
+        400,
+        "VALIDATION_ERROR",
+        method="GET",
+        path=DETAIL + "?min_version=1&wait=-5",
+    ),
+    # Headers.
+    Bad(
+        "idempotency key too long",
+        400,
+        "IDEMPOTENCY_KEY_INVALID",
+        body=lambda ctx: ctx.body,
+        headers={"Idempotency-Key": "k" * 256},
+    ),
+    Bad(
+        "idempotency key with a control character",
+        400,
+        "IDEMPOTENCY_KEY_INVALID",
+        path=APPROVE,
+        body=lambda ctx: {},
+        headers={"Idempotency-Key": "a\x01b"},
+    ),
+    Bad(
+        "empty idempotency key",
+        400,
+        "IDEMPOTENCY_KEY_INVALID",
+        path=APPROVE,
+        body=lambda ctx: {},
+        headers={"Idempotency-Key": ""},
+    ),
+    Bad(
+        "Host not allowed",
+        400,
+        "BAD_REQUEST",
+        method="GET",
+        path="/orders/dashboard",
+        headers={"Host": "evil.example"},
+    ),
+    # Outside DRF, Django's own limit is answered in the envelope too.
+    Bad(
+        "oversized form outside the API",
+        413,
+        "REQUEST_TOO_LARGE",
+        path="/admin/login/",
+        body=raw(b"username=" + b"x" * (1024 * 1024)),
+        content_type="application/x-www-form-urlencoded",
+    ),
 ]
 
 
