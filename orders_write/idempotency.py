@@ -36,14 +36,16 @@ from orders_write.models import IdempotencyKey
 KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
-# Printable ASCII (space to tilde): what fits a header everywhere and logs safely.
-_VALID_KEY = re.compile(rf"[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}")
+# Visible ASCII ("!" to "~"), no spaces: fits a header everywhere, logs safely, and
+# nothing a proxy could trim. A UUID is the usual choice.
+KEY_PATTERN = rf"^[!-~]{{1,{MAX_KEY_LENGTH}}}$"
+_VALID_KEY = re.compile(KEY_PATTERN)
 # PostgreSQL's SQLSTATE for lock_timeout ("lock_not_available").
 _LOCK_NOT_AVAILABLE = "55P03"
 
 
 class InvalidKey(Exception):
-    """The header is empty, too long or not printable ASCII."""
+    """The header is empty, too long or not visible ASCII."""
 
 
 class KeyReused(Exception):
@@ -65,7 +67,9 @@ def parse_key(value: str | None) -> str | None:
     if value is None:
         return None
     if not _VALID_KEY.fullmatch(value):
-        raise InvalidKey(f"{KEY_HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters")
+        raise InvalidKey(
+            f"{KEY_HEADER} must be 1 to {MAX_KEY_LENGTH} visible ASCII characters (no spaces)"
+        )
     return value
 
 

@@ -416,7 +416,7 @@ def test_bad_input_is_a_4xx_in_the_envelope_and_writes_nothing(api_client, ctx, 
         body = json.dumps(body).encode()
     before, keys_before = counts(), IdempotencyKey.objects.count()
     # A retry key on every command: a bad request must not store one either.
-    headers = {"HTTP_IDEMPOTENCY_KEY": f"bad-{bad.name}"} if bad.method == "POST" else {}
+    headers = {"HTTP_IDEMPOTENCY_KEY": str(uuid.uuid4())} if bad.method == "POST" else {}
     headers.update({f"HTTP_{name.upper().replace('-', '_')}": v for name, v in bad.headers.items()})
 
     response = api_client.generic(
