@@ -5,13 +5,39 @@ import logging
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from config.api import error_body
+from config.openapi import REQUEST_ID_REQUEST_HEADER, REQUEST_ID_RESPONSE_HEADER
 
 logger = logging.getLogger(__name__)
 
 
-def health(request: HttpRequest) -> JsonResponse:
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    database = serializers.ChoiceField(choices=["ok", "error"])
+
+
+@extend_schema(
+    operation_id="health",
+    summary="Health check",
+    description="200 when the database answers, 503 when it does not. No authentication.",
+    tags=["health"],
+    parameters=[REQUEST_ID_REQUEST_HEADER, REQUEST_ID_RESPONSE_HEADER],
+    responses={
+        200: HealthSerializer,
+        503: OpenApiResponse(HealthSerializer, description="The database does not answer."),
+    },
+)
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def health(request: Request) -> Response:
     """200 when the database answers, 503 when it does not."""
     try:
         with connection.cursor() as cursor:
@@ -19,8 +45,8 @@ def health(request: HttpRequest) -> JsonResponse:
             cursor.fetchone()
     except DatabaseError:
         logger.exception("Health check: database unavailable")
-        return JsonResponse({"status": "unavailable", "database": "error"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+        return Response({"status": "unavailable", "database": "error"}, status=503)
+    return Response({"status": "ok", "database": "ok"})
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -4,6 +4,8 @@ import uuid
 from typing import Any
 
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
@@ -11,6 +13,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import error_body, has_perm
+from config.openapi import (
+    NOT_FOUND,
+    QUERY_VALIDATION_ERROR,
+    REQUEST_ID_REQUEST_HEADER,
+    REQUEST_ID_RESPONSE_HEADER,
+    api_responses,
+)
 from orders_read.filters import OrderSummaryFilter
 from orders_read.models import OrderSummary
 from orders_read.pagination import DashboardPagination
@@ -44,6 +53,69 @@ class VersionWaitQuery(serializers.Serializer):
     )
 
 
+# django-filter's schema would call is_high_value a boolean; it takes these two words.
+_HIGH_VALUE = OpenApiParameter(
+    "is_high_value",
+    OpenApiTypes.STR,
+    enum=["true", "false"],
+    description="`true`: totals over $1,000.00; `false`: the others.",
+)
+_LIST_PARAMETERS = [_HIGH_VALUE, REQUEST_ID_REQUEST_HEADER, REQUEST_ID_RESPONSE_HEADER]
+_LIST_DESCRIPTION = (
+    "Read-model rows, newest first, in keyset (cursor) pages: follow `next`. Filters: "
+    "`status`, `is_high_value`, `placed_after` (inclusive) and `placed_before` (exclusive) "
+    "as ISO 8601 dates or date-times, `customer_email` (exact). A bad value is a 400. "
+    "Needs `orders_read.view_ordersummary`."
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        operation_id="dashboard_list",
+        summary="The order dashboard",
+        description=_LIST_DESCRIPTION,
+        tags=["dashboard"],
+        parameters=_LIST_PARAMETERS,
+        responses=api_responses(
+            {200: OrderSummarySerializer(many=True), 400: QUERY_VALIDATION_ERROR}
+        ),
+    ),
+    retrieve=extend_schema(
+        operation_id="dashboard_row",
+        summary="One dashboard row, optionally once it reflects your write",
+        description=(
+            "With `min_version` (the `version` a command answered with), waits up to `wait` "
+            "ms until the row reflects that version. If it does not in time, the answer is "
+            "the row as it is (200) or 404 when there is no row yet, both with "
+            "`Read-Model-Stale: true`. With the inline projection (the default) the row is "
+            "current when the command answers, so this returns at once."
+        ),
+        tags=["dashboard"],
+        parameters=[
+            VersionWaitQuery,
+            OpenApiParameter(
+                "order_id",
+                OpenApiTypes.UUID,
+                OpenApiParameter.PATH,
+                description="The order's id.",
+            ),
+            REQUEST_ID_REQUEST_HEADER,
+            REQUEST_ID_RESPONSE_HEADER,
+            OpenApiParameter(
+                STALE_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                enum=["true"],
+                response=[200, 404],
+                description="Present when `min_version` was asked for and the read model "
+                "did not reach it within `wait`.",
+            ),
+        ],
+        responses=api_responses(
+            {200: OrderSummarySerializer, 400: QUERY_VALIDATION_ERROR, 404: NOT_FOUND}
+        ),
+    ),
+)
 class OrderDashboardViewSet(viewsets.ReadOnlyModelViewSet):
     """``GET /orders/dashboard`` (filtered, cursor-paged) and ``/orders/dashboard/{id}``."""
 
@@ -84,6 +156,30 @@ class OrderDashboardViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(read.row).data, headers=headers)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="customer_orders",
+        summary="One customer's orders",
+        description="The dashboard's rows for one customer (the same filters and pages).",
+        tags=["dashboard"],
+        parameters=[
+            *_LIST_PARAMETERS,
+            OpenApiParameter(
+                "customer_id",
+                {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+                OpenApiParameter.PATH,
+                description="The customer's id (up to 18 digits; anything else is 404).",
+            ),
+        ],
+        responses=api_responses(
+            {
+                200: OrderSummarySerializer(many=True),
+                400: QUERY_VALIDATION_ERROR,
+                404: NOT_FOUND,
+            }
+        ),
+    )
+)
 class CustomerOrdersApi(generics.ListAPIView):
     """``GET /customers/{id}/orders``: the seed's GetCustomerOrders, from the read model."""
 
@@ -92,5 +188,7 @@ class CustomerOrdersApi(generics.ListAPIView):
     pagination_class = DashboardPagination
     permission_classes = [IsAuthenticated, CanViewDashboard]
 
+    queryset = OrderSummary.objects.all()
+
     def get_queryset(self) -> QuerySet[OrderSummary]:
-        return OrderSummary.objects.filter(customer_id=self.kwargs["customer_id"])
+        return super().get_queryset().filter(customer_id=self.kwargs.get("customer_id"))

@@ -29,6 +29,7 @@ from orders_write.commands import (
     PlaceOrder,
 )
 from orders_write.errors import ErrorCode
+from orders_write.openapi import approve_order_schema, cancel_order_schema, place_order_schema
 from orders_write.serializers import ApproveOrderInput, CancelOrderInput, PlaceOrderInput
 
 # Rejections are 422 unless the code says otherwise.
@@ -116,6 +117,7 @@ class PlaceOrderApi(CommandApi):
     permission_classes = [IsAuthenticated, has_perm("orders_write.add_order")]
     success_status = status.HTTP_201_CREATED
 
+    @place_order_schema
     def post(self, request: Request) -> Response:
         serializer = PlaceOrderInput(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -139,6 +141,7 @@ class PlaceOrderApi(CommandApi):
 class ApproveOrderApi(CommandApi):
     permission_classes = [IsAuthenticated, has_perm("orders_write.approve_order")]
 
+    @approve_order_schema
     def post(self, request: Request, order_id: str) -> Response:
         ApproveOrderInput(data=request.data).is_valid(raise_exception=True)
         parsed_id = parse_order_id(order_id)
@@ -150,6 +153,7 @@ class ApproveOrderApi(CommandApi):
 class CancelOrderApi(CommandApi):
     permission_classes = [IsAuthenticated, has_perm("orders_write.cancel_order")]
 
+    @cancel_order_schema
     def post(self, request: Request, order_id: str) -> Response:
         serializer = CancelOrderInput(data=request.data)
         serializer.is_valid(raise_exception=True)
