@@ -290,6 +290,20 @@ BAD_INPUT = [
         path="/orders/dashboard?placed_before=2026-13-40",
     ),
     Bad(
+        "placed_before leaves the calendar in UTC",
+        400,
+        "VALIDATION_ERROR",
+        method="GET",
+        path="/orders/dashboard?placed_before=0001-01-01T00:00:00%2B05:00",
+    ),
+    Bad(
+        "placed_after leaves the calendar in UTC",
+        400,
+        "VALIDATION_ERROR",
+        method="GET",
+        path="/orders/dashboard?placed_after=9999-12-31T23:59:59-05:00",
+    ),
+    Bad(
         "email too long",
         400,
         "VALIDATION_ERROR",
@@ -433,3 +447,14 @@ def test_bad_input_is_a_4xx_in_the_envelope_and_writes_nothing(api_client, ctx, 
     assert counts() == before
     stored = IdempotencyKey.objects.count() - keys_before
     assert stored == (1 if bad.method == "POST" and bad.refused_by_rule else 0)
+
+
+@pytest.mark.parametrize(
+    "placed_after",
+    ["2000-01-01T00:00:00+23:58", "2000-01-01T00:00:00-23:59", "0001-01-02T00:00:00+05:00"],
+)
+def test_odd_but_valid_date_times_are_answered(api_client, ctx, placed_after):
+    """Offsets past PostgreSQL's ±15:59 were a 500 there: they are converted to UTC."""
+    response = api_client.get("/orders/dashboard", {"placed_after": placed_after})
+    assert response.status_code == 200, response.content
+    assert [row["order_id"] for row in response.json()["results"]] == [ctx.order_id]
