@@ -73,8 +73,13 @@ class RequestIdMiddleware:
 
 
 class RequestIdFilter(logging.Filter):
-    """Adds ``request_id`` to every record ("-" outside a request), for the log format."""
+    """Adds ``request_id`` to every record ("-" outside a request), for the log format.
+
+    Django logs a 4xx/5xx answer (``django.request``) after the middleware has
+    returned, with the request on the record: the id is taken from there.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _current_request_id.get() or "-"
+        request_id = getattr(getattr(record, "request", None), "request_id", None)
+        record.request_id = request_id or _current_request_id.get() or "-"
         return True

@@ -97,3 +97,13 @@ def test_log_lines_of_a_request_carry_its_id(api_client, order_body, caplog):
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "outside", None, None)
     RequestIdFilter().filter(record)
     assert record.request_id == "-"
+
+
+def test_djangos_own_log_line_for_an_error_answer_carries_the_id(db, caplog):
+    """django.request logs 4xx/5xx after the middleware returned: the id comes from the record."""
+    caplog.handler.addFilter(RequestIdFilter())
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        APIClient().get("/orders/dashboard", HTTP_X_REQUEST_ID="denied-1")
+    (record,) = [r for r in caplog.records if r.name == "django.request"]
+    assert record.getMessage() == "Unauthorized: /orders/dashboard"
+    assert record.request_id == "denied-1"
