@@ -106,3 +106,14 @@ def strip_trailing_slashes(result: dict[str, Any], **kwargs: Any) -> dict[str, A
         (path.rstrip("/") or "/"): item for path, item in result.get("paths", {}).items()
     }
     return result
+
+
+def allow_empty_string_queries(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: a string query parameter sent empty (``?status=``) is the
+    same as not sent (django-filter's convention, and DRF's for ``cursor``); say so."""
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and parameter["schema"].get("type") == "string":
+                    parameter["allowEmptyValue"] = True
+    return result

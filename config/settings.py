@@ -156,6 +156,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.strip_trailing_slashes",
+        "config.openapi.allow_empty_string_queries",
     ],
 }
 

@@ -60,7 +60,17 @@ _HIGH_VALUE = OpenApiParameter(
     enum=["true", "false"],
     description="`true`: totals over $1,000.00; `false`: the others.",
 )
-_LIST_PARAMETERS = [_HIGH_VALUE, REQUEST_ID_REQUEST_HEADER, REQUEST_ID_RESPONSE_HEADER]
+_CUSTOMER_EMAIL = OpenApiParameter(
+    "customer_email",
+    {"type": "string", "maxLength": 254},
+    description="Exactly this customer email.",
+)
+_LIST_PARAMETERS = [
+    _HIGH_VALUE,
+    _CUSTOMER_EMAIL,
+    REQUEST_ID_REQUEST_HEADER,
+    REQUEST_ID_RESPONSE_HEADER,
+]
 _LIST_DESCRIPTION = (
     "Read-model rows, newest first, in keyset (cursor) pages: follow `next`. Filters: "
     "`status`, `is_high_value`, `placed_after` (inclusive) and `placed_before` (exclusive) "

@@ -6,6 +6,9 @@ serializers here describe them and are never used to render.
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -25,6 +28,17 @@ from orders_write.models import OrderStatus
 from orders_write.serializers import ApproveOrderInput, CancelOrderInput, PlaceOrderInput
 
 E = ErrorCode
+
+
+class StrictSerializerSchema(OpenApiSerializerExtension):
+    """Input serializers refuse unknown fields (a 400): the schema says so."""
+
+    target_class = "orders_write.serializers.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return {**schema, "additionalProperties": False}
 
 
 class _CommandData(serializers.Serializer):
