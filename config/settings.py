@@ -148,6 +148,11 @@ SPECTACULAR_SETTINGS = {
         '"code", "details"?}`. See the README for the headers and guarantees.'
     ),
     "VERSION": "1.0.0",
+    "TAGS": [
+        {"name": "commands", "description": "Change orders (idempotent with a key)."},
+        {"name": "dashboard", "description": "Read the read model."},
+        {"name": "health", "description": "For load balancers."},
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
