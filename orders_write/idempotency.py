@@ -133,7 +133,9 @@ def _insert(*, user_id: int, key: str, fingerprint: str) -> IdempotencyKey:
     # (and the lock_timeout set in it), leaving the caller's transaction usable.
     try:
         with transaction.atomic():
-            previous = _set_lock_timeout(f"{int(settings.ORDERS_IDEMPOTENCY_WAIT_MS)}ms")
+            # At least 1 ms: PostgreSQL reads a lock_timeout of 0 as "wait forever".
+            wait_ms = max(1, int(settings.ORDERS_IDEMPOTENCY_WAIT_MS))
+            previous = _set_lock_timeout(f"{wait_ms}ms")
             row = IdempotencyKey.objects.create(user_id=user_id, key=key, fingerprint=fingerprint)
             _set_lock_timeout(previous)
             return row
