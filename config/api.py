@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
@@ -14,8 +15,18 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from orders_write.commands import Actor
 
+
+class RequestTooLarge(exceptions.APIException):
+    """A body over ``settings.DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django stops reading there)."""
+
+    status_code = 413
+    default_detail = "Request body too large."
+    default_code = "request_too_large"
+
+
 # DRF exception class -> stable error code (the most specific class first).
 _CODES: list[tuple[type[exceptions.APIException], str]] = [
+    (RequestTooLarge, "REQUEST_TOO_LARGE"),
     (exceptions.ValidationError, "VALIDATION_ERROR"),
     (exceptions.ParseError, "VALIDATION_ERROR"),
     (exceptions.NotAuthenticated, "NOT_AUTHENTICATED"),
@@ -44,6 +55,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        # Django's answer would be a bare 400 page; the size is the client's to fix.
+        exc = RequestTooLarge()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -72,6 +86,14 @@ def has_perm(perm: str) -> type[BasePermission]:
     return HasPerm
 
 
-def actor_for(request: Request) -> Actor:
-    """The authenticated user as the command's actor; never a field of the body."""
-    return Actor.from_user(request.user, request_id=getattr(request, "request_id", ""))
+def actor_for(request: Request, *, idempotency_key: str | None = None) -> Actor:
+    """The authenticated user as the command's actor; never a field of the body.
+
+    ``request.request_id`` is set by ``config.request_id.RequestIdMiddleware`` on the
+    ``HttpRequest``; DRF's ``Request`` proxies the attribute.
+    """
+    return Actor.from_user(
+        request.user,
+        request_id=getattr(request, "request_id", ""),
+        idempotency_key=idempotency_key,
+    )

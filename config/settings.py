@@ -9,8 +9,12 @@ Environment variables:
 - ``ALLOWED_HOSTS``: comma-separated (default ``127.0.0.1,localhost``).
 - ``ORDERS_INLINE_PROJECTION``: ``0`` to stop projecting events right after each
   commit (the catch-up path then keeps the read model current).
+- ``ORDERS_IDEMPOTENCY_KEY_TTL``: seconds an ``Idempotency-Key`` is remembered (86400).
+- ``ORDERS_IDEMPOTENCY_WAIT_MS``: how long a request waits for a concurrent one with
+  the same key before answering 409 (5000).
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -49,11 +53,15 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets, served locally (no CDN)
     "orders_write",
     "orders_read",
 ]
 
 MIDDLEWARE = [
+    # First: every response, even one another middleware makes, carries the request id.
+    "config.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -130,20 +138,67 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+# OpenAPI 3 at /schema, Swagger UI at /docs (config/openapi.py describes the envelopes).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CQRS orders API",
+    "DESCRIPTION": (
+        "Commands (place, approve, cancel) and the dashboard read model. Every answer is "
+        'an envelope: `{"success": true, "data": ...}` or `{"success": false, "error", '
+        '"code", "details"?}`. See the README for the headers and guarantees.'
+    ),
+    "VERSION": "1.0.0",
+    "TAGS": [
+        {"name": "commands", "description": "Change orders (idempotent with a key)."},
+        {"name": "dashboard", "description": "Read the read model."},
+        {"name": "health", "description": "For load balancers."},
+    ],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "orders_write.models.OrderStatus"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.strip_trailing_slashes",
+        "config.openapi.allow_empty_string_queries",
+    ],
+}
+
+# The largest request body read (Django's setting; the largest valid order is a few
+# kilobytes). A larger one is a 413 REQUEST_TOO_LARGE, read no further than this.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # Project each committed event into the read model right after COMMIT.
 ORDERS_INLINE_PROJECTION = env_bool("ORDERS_INLINE_PROJECTION", default=True)
 
+# How long an Idempotency-Key is remembered (Stripe: 24 hours); an expired key is new
+# again, and `manage.py purge_idempotency_keys` deletes expired ones.
+ORDERS_IDEMPOTENCY_KEY_TTL = datetime.timedelta(
+    seconds=int(os.environ.get("ORDERS_IDEMPOTENCY_KEY_TTL", 24 * 60 * 60))
+)
+# How long a request waits for a concurrent one with the same key to finish (and then
+# replays its answer) before answering 409 IDEMPOTENCY_KEY_IN_PROGRESS (PostgreSQL).
+ORDERS_IDEMPOTENCY_WAIT_MS = int(os.environ.get("ORDERS_IDEMPOTENCY_WAIT_MS", 5000))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "config.request_id.RequestIdFilter"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

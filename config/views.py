@@ -2,16 +2,64 @@
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from config.api import error_body
+from config.openapi import REQUEST_ID_REQUEST_HEADER, REQUEST_ID_RESPONSE_HEADER
 from orders_read.status import all_statuses
 
 logger = logging.getLogger(__name__)
 
 
-def health(request: HttpRequest) -> JsonResponse:
+class CheckpointSerializer(serializers.Serializer):
+    transaction_id = serializers.IntegerField()
+    position = serializers.IntegerField()
+
+
+class ProjectionLagSerializer(serializers.Serializer):
+    checkpoint = CheckpointSerializer()
+    head_position = serializers.IntegerField()
+    lag_events = serializers.IntegerField()
+    lag_seconds = serializers.FloatField()
+    dead_letters = serializers.IntegerField()
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    database = serializers.ChoiceField(choices=["ok", "error"])
+    projections = serializers.DictField(
+        child=ProjectionLagSerializer(),
+        required=False,
+        help_text="Each projection's catch-up lag behind the event log.",
+    )
+
+
+@extend_schema(
+    operation_id="health",
+    summary="Health check",
+    description=(
+        "200 when the database answers, 503 when it does not, with each projection's "
+        "lag behind the event log. No authentication."
+    ),
+    tags=["health"],
+    parameters=[REQUEST_ID_REQUEST_HEADER, REQUEST_ID_RESPONSE_HEADER],
+    responses={
+        200: HealthSerializer,
+        503: OpenApiResponse(HealthSerializer, description="The database does not answer."),
+    },
+)
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def health(request: Request) -> Response:
     """200 when the database answers (503 when not), with each projection's lag."""
     try:
         with connection.cursor() as cursor:
@@ -20,8 +68,15 @@ def health(request: HttpRequest) -> JsonResponse:
         projections = {status.name: status.as_dict() for status in all_statuses()}
     except DatabaseError:
         logger.exception("Health check: database unavailable")
-        return JsonResponse({"status": "unavailable", "database": "error"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok", "projections": projections})
+        return Response({"status": "unavailable", "database": "error"}, status=503)
+    return Response({"status": "ok", "database": "ok", "projections": projections})
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's 400s outside DRF (a bad Host header, an oversized form) in the envelope."""
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(error_body("REQUEST_TOO_LARGE", "Request body too large."), status=413)
+    return JsonResponse(error_body("BAD_REQUEST", "Bad request"), status=400)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -42,13 +42,27 @@ class Actor:
     user_id: int | None = None
     username: str = "system"
     request_id: str = ""
+    # The client's Idempotency-Key, when the command came with one.
+    idempotency_key: str | None = None
 
     @classmethod
-    def from_user(cls, user: Any, *, request_id: str = "") -> Actor:
-        return cls(user_id=user.pk, username=user.get_username(), request_id=request_id)
+    def from_user(
+        cls, user: Any, *, request_id: str = "", idempotency_key: str | None = None
+    ) -> Actor:
+        return cls(
+            user_id=user.pk,
+            username=user.get_username(),
+            request_id=request_id,
+            idempotency_key=idempotency_key,
+        )
 
     def as_metadata(self) -> dict[str, Any]:
-        return {"actor_id": self.user_id, "actor": self.username, "request_id": self.request_id}
+        return {
+            "actor_id": self.user_id,
+            "actor": self.username,
+            "request_id": self.request_id,
+            "idempotency_key": self.idempotency_key,
+        }
 
 
 SYSTEM = Actor()

@@ -183,3 +183,29 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.position} {self.type} {self.stream_id} v{self.version}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's ``Idempotency-Key`` and the answer its command got (Stripe's convention).
+
+    Written in the command's own transaction, so a key exists exactly when its
+    command's outcome (an order, or a rule's refusal) does. Scoped per user.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of the method, path, canonical JSON body and actor of the first request.
+    fingerprint = models.CharField(max_length=64)
+    # The answer, stored before COMMIT. The body is JSON text, not a JSONField:
+    # PostgreSQL's jsonb reorders keys, and a replay gives back the same bytes.
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.user_id}) -> {self.response_status}"

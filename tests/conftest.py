@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from orders_write.bus import dispatch
@@ -31,6 +32,13 @@ def postgres_only(reason: str) -> pytest.MarkDecorator:
 requires_postgres = postgres_only(
     "row locks under concurrent transactions (SQLite serializes writers)"
 )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """Tests make users by the hundred: PBKDF2's real cost (~0.3 s each) is not under test."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture

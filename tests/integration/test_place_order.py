@@ -51,6 +51,7 @@ def test_places_an_order_priced_from_the_catalog(payment_method, products, actor
         "actor_id": actor.user_id,
         "actor": "clerk",
         "request_id": "test-request",
+        "idempotency_key": None,
     }
 
 

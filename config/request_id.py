@@ -1,0 +1,85 @@
+"""Request ids: one per request, echoed in ``X-Request-ID``, on every log line, in event metadata.
+
+The middleware takes the client's ``X-Request-ID`` when it is sane (bounded length,
+safe characters; a proxy or a client's own tracing id), otherwise makes one. It sets
+``request.request_id`` (DRF's ``Request`` proxies attributes to the ``HttpRequest``,
+so ``config.api.actor_for`` reads it into the command's actor and from there into
+the event metadata) and a context variable that ``RequestIdFilter`` adds to every log
+record emitted while the request runs, including the on-commit projection's.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+
+from django.http import HttpRequest, HttpResponse
+
+REQUEST_ID_HEADER = "X-Request-ID"
+MAX_REQUEST_ID_LENGTH = 128
+# Letters, digits and the separators tracing ids use; nothing that could forge a log line.
+_SANE_REQUEST_ID = re.compile(rf"[A-Za-z0-9._:@+=/-]{{1,{MAX_REQUEST_ID_LENGTH}}}")
+
+_current_request_id: ContextVar[str] = ContextVar("request_id", default="")
+
+access_logger = logging.getLogger("config.requests")
+
+
+def current_request_id() -> str:
+    """The id of the request being handled on this thread ("" outside a request)."""
+    return _current_request_id.get()
+
+
+def sane_request_id(value: str | None) -> str | None:
+    """``value`` if it is safe to log and echo as a request id, else None."""
+    if value and _SANE_REQUEST_ID.fullmatch(value):
+        return value
+    return None
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class RequestIdMiddleware:
+    """Give each request an id, return it in ``X-Request-ID`` and log one access line."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = sane_request_id(request.headers.get(REQUEST_ID_HEADER)) or new_request_id()
+        request.request_id = request_id
+        token = _current_request_id.set(request_id)
+        started = time.monotonic()
+        try:
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id
+            # The path without the query string: filters can carry personal data.
+            access_logger.info(
+                "%s %s %s %.0fms",
+                request.method,
+                request.path,
+                response.status_code,
+                (time.monotonic() - started) * 1000,
+            )
+            return response
+        finally:
+            _current_request_id.reset(token)
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every record ("-" outside a request), for the log format.
+
+    Django logs a 4xx/5xx answer (``django.request``) after the middleware has
+    returned, with the request on the record: the id is taken from there.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = getattr(getattr(record, "request", None), "request_id", None)
+        record.request_id = request_id or _current_request_id.get() or "-"
+        return True
