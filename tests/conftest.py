@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from django.db import connection
-from django.test import override_settings
+from django.test import Client, TestCase, override_settings
 from rest_framework.test import APIClient
 
 from orders_write.bus import dispatch
@@ -32,6 +32,36 @@ def postgres_only(reason: str) -> pytest.MarkDecorator:
 requires_postgres = postgres_only(
     "row locks under concurrent transactions (SQLite serializes writers)"
 )
+
+
+class RunsCommitHooks:
+    """A test client whose requests run their on_commit hooks as they end.
+
+    A test wraps everything in one transaction, so without this the projection (an
+    on_commit hook) would never run; a real request's COMMIT runs it.
+    """
+
+    def request(self, **request):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            return super().request(**request)
+
+
+class CommittingClient(RunsCommitHooks, Client):
+    pass
+
+
+class CommittingAPIClient(RunsCommitHooks, APIClient):
+    pass
+
+
+def projecting(place: Callable[..., Order]) -> Callable[..., Order]:
+    """Wrap the ``place`` fixture so each order is projected at once, as after COMMIT."""
+
+    def place_and_project(*quantities: int) -> Order:
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            return place(*quantities)
+
+    return place_and_project
 
 
 @pytest.fixture(autouse=True, scope="session")

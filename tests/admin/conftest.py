@@ -10,37 +10,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from django.test import Client, TestCase
+from django.test import Client
 from django.urls import reverse
 
 from orders_read.models import OrderSummary
 from orders_write.models import Event, Order
+from tests.conftest import CommittingClient, projecting
 from tests.factories import UserFactory
 
 CHANGELIST_URL = reverse("admin:orders_write_order_changelist")
 
 
-class CommittingClient(Client):
-    def request(self, **request):
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            return super().request(**request)
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # Every test here makes staff users; the production hasher costs ~0.3 s per password.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def place(place):
     """Orders placed here are projected at once, as after a real COMMIT."""
-
-    def place_and_project(*quantities):
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            return place(*quantities)
-
-    return place_and_project
+    return projecting(place)
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from orders_write import bus, handlers
 from orders_write.commands import PlaceOrder
 from orders_write.idempotency import request_fingerprint
 from orders_write.models import Customer, Event, IdempotencyKey, Order, OrderStatus
-from tests.api.conftest import CommittingAPIClient
-from tests.conftest import ALL_ORDER_PERMISSIONS
+from tests.conftest import ALL_ORDER_PERMISSIONS, CommittingAPIClient
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
