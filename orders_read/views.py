@@ -8,12 +8,13 @@ from config.api import has_perm
 from orders_read.filters import OrderSummaryFilter
 from orders_read.models import OrderSummary
 from orders_read.pagination import DashboardPagination
+from orders_read.rendering import ValuesListMixin
 from orders_read.serializers import OrderSummarySerializer
 
 CanViewDashboard = has_perm("orders_read.view_ordersummary")
 
 
-class OrderDashboardViewSet(viewsets.ReadOnlyModelViewSet):
+class OrderDashboardViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
     """``GET /orders/dashboard`` (filtered, cursor-paged) and ``/orders/dashboard/{id}``."""
 
     queryset = OrderSummary.objects.all()
@@ -23,7 +24,7 @@ class OrderDashboardViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsAuthenticated, CanViewDashboard]
 
 
-class CustomerOrdersApi(generics.ListAPIView):
+class CustomerOrdersApi(ValuesListMixin, generics.ListAPIView):
     """``GET /customers/{id}/orders``: the seed's GetCustomerOrders, from the read model."""
 
     serializer_class = OrderSummarySerializer
