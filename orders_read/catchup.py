@@ -26,7 +26,7 @@ from orders_write.models import Event
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 1000
+DEFAULT_BATCH_SIZE = 5000
 
 # Called with (event, exception) for an event a projection could not apply.
 OnFailure = Callable[[Event | EventRecord, Exception], None]

@@ -25,21 +25,22 @@ FIELDS: list[str] = list(OrderSummarySerializer.Meta.fields)
 _DATETIMES = ("placed_at", "last_updated")
 
 
-def _datetime(value: datetime.datetime) -> str:
+def _datetime(value: datetime.datetime, zone: datetime.tzinfo) -> str:
     # As DRF's DateTimeField: in the current time zone, ISO 8601, "Z" for UTC.
-    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    text = value.astimezone(zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def represent(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """``OrderSummarySerializer(many=True).data`` for rows read with ``.values(*FIELDS)``."""
+    zone = timezone.get_current_timezone()
     out = []
     for row in rows:
         item = dict(row)
         item["order_id"] = str(item["order_id"])
         for name in _DATETIMES:
             if item[name] is not None:
-                item[name] = _datetime(item[name])
+                item[name] = _datetime(item[name], zone)
         if item["day_placed"] is not None:
             item["day_placed"] = item["day_placed"].isoformat()
         out.append(item)
