@@ -189,8 +189,12 @@ class WrkResult:
 
 
 def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)?", text)
+    if match is None:
+        raise ValueError(f"wrk latency {text!r}")
+    number, unit = match.groups()
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+    return float(number) * scale[unit or "s"]
 
 
 def wrk(
@@ -222,8 +226,12 @@ def parse_wrk(out: str) -> WrkResult:
     """Requests/s, p50/p99 and errors from ``wrk --latency`` output."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     requests = int(re.search(r"(\d+) requests in", out).group(1))
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))
+    try:
+        p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))
+        p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))
+    except (AttributeError, ValueError):
+        log(f"cannot read wrk's latency:\n{out}")
+        p50 = p99 = 0.0
     errors = 0
     if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
         errors += int(match.group(1))
