@@ -227,8 +227,8 @@ def parse_wrk(out: str) -> WrkResult:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     try:
-        p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))
-        p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))
+        p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+        p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
     except (AttributeError, ValueError):
         log(f"cannot read wrk's latency:\n{out}")
         p50 = p99 = 0.0
