@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run test lint format clean
+.PHONY: install run serve test lint format bench clean
 
 # Re-install only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -18,6 +18,19 @@ run: install
 	DEBUG=1 $(BIN)/python manage.py migrate --no-input
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+# Production server: gunicorn, DEBUG off. Needs SECRET_KEY (and DATABASE_URL) in the environment.
+WORKERS ?= 3
+serve: install
+	@test -n "$$SECRET_KEY" || { echo "Set SECRET_KEY to serve with DEBUG off"; exit 1; }
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers $(WORKERS)
+
+# Benchmarks on a throwaway PostgreSQL (see README, Performance). ORDERS=20000 for a quick look.
+ORDERS ?= 1000000
+SECONDS ?= 6
+bench: install
+	$(BIN)/python -m bench.run --orders $(ORDERS) --seconds $(SECONDS)
 
 test: install
 	$(BIN)/pytest

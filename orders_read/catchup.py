@@ -21,15 +21,15 @@ from django.utils import timezone
 from orders_read.models import DeadLetter, ProjectionCheckpoint
 from orders_read.projections import PROJECTIONS, OrderSummaryProjection
 from orders_write import event_log
-from orders_write.event_log import LogPosition
+from orders_write.event_log import EventRecord, LogPosition
 from orders_write.models import Event
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 1000
+DEFAULT_BATCH_SIZE = 5000
 
 # Called with (event, exception) for an event a projection could not apply.
-OnFailure = Callable[[Event, Exception], None]
+OnFailure = Callable[[Event | EventRecord, Exception], None]
 
 
 @dataclass
@@ -57,7 +57,7 @@ def set_checkpoint(name: str, position: LogPosition) -> None:
     )
 
 
-def record_dead_letter(projection: str, event: Event, error: Exception) -> None:
+def record_dead_letter(projection: str, event: Event | EventRecord, error: Exception) -> None:
     now = timezone.now()
     logger.error(
         "Projection %s cannot apply event %s (%s v%s of %s): %r",
@@ -86,7 +86,7 @@ def record_dead_letter(projection: str, event: Event, error: Exception) -> None:
 
 def apply_batch(
     projection: OrderSummaryProjection,
-    events: Sequence[Event],
+    events: Sequence[Event | EventRecord],
     on_failure: OnFailure,
     model: type[Model] | None = None,
 ) -> int:
@@ -135,7 +135,7 @@ def catch_up(
     ProjectionCheckpoint.objects.get_or_create(name=projection.name)
     horizon = event_log.safe_horizon()
 
-    def dead_letter(event: Event, error: Exception) -> None:
+    def dead_letter(event: Event | EventRecord, error: Exception) -> None:
         record_dead_letter(projection.name, event, error)
         result.dead_lettered += 1
 
@@ -144,7 +144,7 @@ def catch_up(
             # The lock makes concurrent runners take turns batch by batch.
             checkpoint = ProjectionCheckpoint.objects.select_for_update().get(name=projection.name)
             position = LogPosition(checkpoint.transaction_id, checkpoint.position)
-            batch = list(event_log.after(position, horizon)[:batch_size])
+            batch = list(event_log.records(event_log.after(position, horizon)[:batch_size]))
             if not batch:
                 result.checkpoint = position
                 return result

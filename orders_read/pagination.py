@@ -1,15 +1,49 @@
-from typing import Any
+"""Keyset pages over (placed_at, order_id): as fast 10,000 rows deep as on the first page."""
 
-from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import Cursor, CursorPagination
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import uuid
+from collections import OrderedDict
+from typing import Any, NamedTuple
+from urllib import parse
+
+from django.db.models import Model, Q, QuerySet
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+INVALID_CURSOR = "Invalid cursor"
+
+
+class Position(NamedTuple):
+    """A row's place in the dashboard's order, and which way the page goes from it."""
+
+    placed_at: datetime.datetime
+    order_id: uuid.UUID
+    reverse: bool = False
+
+
+def _key(row: dict[str, Any] | Model) -> tuple[datetime.datetime, uuid.UUID]:
+    if isinstance(row, dict):
+        return row["placed_at"], row["order_id"]
+    return row.placed_at, row.order_id
 
 
 class DashboardPagination(CursorPagination):
-    """Keyset pages, newest first: as fast at any depth as on the first page.
+    """Keyset pages, newest first, on the unique key (``placed_at``, ``order_id``).
 
-    The ordering is unique (``order_id`` breaks ties) and never changed by a
-    projection, so a page never skips or repeats a row.
+    DRF's ``CursorPagination`` keeps only the first ordering field in the cursor and
+    skips rows that share it with an OFFSET, so a run of equal ``placed_at`` values
+    (bulk imports) is read again on every page. Here the cursor holds both fields and
+    a page is ``(placed_at, order_id) < cursor``, served by the index on
+    (``placed_at`` desc, ``order_id`` desc) at any depth. ``placed_at`` and
+    ``order_id`` never change, so a page never skips or repeats a row. Pages hold
+    dicts (``.values()``) or model instances.
     """
 
     ordering = ("-placed_at", "-order_id")
@@ -44,9 +78,78 @@ class DashboardPagination(CursorPagination):
                 parameter["schema"]["minimum"] = 1
         return parameters
 
-    def decode_cursor(self, request: Request) -> Cursor | None:
+    def paginate_queryset(
+        self, queryset: QuerySet, request: Request, view: Any = None
+    ) -> list[Any]:
+        self.request = request
+        self.base_url = request.build_absolute_uri()
+        self.page_size = self.get_page_size(request)
+        self.position = position = self.decode_cursor(request)
+        if position is None or not position.reverse:
+            queryset = queryset.order_by("-placed_at", "-order_id")
+            if position is not None:
+                queryset = queryset.filter(
+                    Q(placed_at__lte=position.placed_at),
+                    Q(placed_at__lt=position.placed_at) | Q(order_id__lt=position.order_id),
+                )
+        else:
+            queryset = queryset.order_by("placed_at", "order_id")
+            queryset = queryset.filter(
+                Q(placed_at__gte=position.placed_at),
+                Q(placed_at__gt=position.placed_at) | Q(order_id__gt=position.order_id),
+            )
+        rows = list(queryset[: self.page_size + 1])
+        more = len(rows) > self.page_size
+        rows = rows[: self.page_size]
+        if position is not None and position.reverse:
+            rows.reverse()
+            self.next_position = Position(*_key(rows[-1])) if rows else None
+            self.previous_position = Position(*_key(rows[0]), reverse=True) if more else None
+        else:
+            self.next_position = Position(*_key(rows[-1])) if more else None
+            self.previous_position = (
+                Position(*_key(rows[0]), reverse=True) if position is not None and rows else None
+            )
+        return rows
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response(
+            OrderedDict(
+                [
+                    ("next", self._link(self.next_position)),
+                    ("previous", self._link(self.previous_position)),
+                    ("results", data),
+                ]
+            )
+        )
+
+    def _link(self, position: Position | None) -> str | None:
+        if position is None:
+            return None
+        return replace_query_param(
+            self.base_url, self.cursor_query_param, self.encode_position(position)
+        )
+
+    @staticmethod
+    def encode_position(position: Position) -> str:
+        query = {"p": position.placed_at.isoformat(), "o": str(position.order_id)}
+        if position.reverse:
+            query["r"] = "1"
+        return base64.urlsafe_b64encode(parse.urlencode(query).encode()).decode()
+
+    def decode_cursor(self, request: Request) -> Position | None:  # type: ignore[override]
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
         try:
-            return super().decode_cursor(request)
-        except NotFound as exc:
+            query = parse.parse_qs(
+                base64.urlsafe_b64decode(encoded.encode("ascii")).decode("ascii"),
+                strict_parsing=True,
+            )
+            placed_at = datetime.datetime.fromisoformat(query["p"][0])
+            if placed_at.tzinfo is None:
+                raise ValueError("naive placed_at")
+            return Position(placed_at, uuid.UUID(query["o"][0]), query.get("r") == ["1"])
+        except (TypeError, ValueError, KeyError, UnicodeError, binascii.Error) as exc:
             # A cursor the client mangled is bad input, not a missing resource.
-            raise ValidationError({self.cursor_query_param: [str(exc.detail)]}) from exc
+            raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from exc

@@ -23,6 +23,7 @@ from config.openapi import (
 from orders_read.filters import OrderSummaryFilter
 from orders_read.models import OrderSummary
 from orders_read.pagination import DashboardPagination
+from orders_read.rendering import ValuesListMixin
 from orders_read.selectors import summary_at_version
 from orders_read.serializers import OrderSummarySerializer
 
@@ -126,7 +127,7 @@ _LIST_DESCRIPTION = (
         ),
     ),
 )
-class OrderDashboardViewSet(viewsets.ReadOnlyModelViewSet):
+class OrderDashboardViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
     """``GET /orders/dashboard`` (filtered, cursor-paged) and ``/orders/dashboard/{id}``."""
 
     queryset = OrderSummary.objects.all()
@@ -190,7 +191,7 @@ class OrderDashboardViewSet(viewsets.ReadOnlyModelViewSet):
         ),
     )
 )
-class CustomerOrdersApi(generics.ListAPIView):
+class CustomerOrdersApi(ValuesListMixin, generics.ListAPIView):
     """``GET /customers/{id}/orders``: the seed's GetCustomerOrders, from the read model."""
 
     serializer_class = OrderSummarySerializer

@@ -2,21 +2,24 @@
 
 This bypasses the command bus on purpose: it writes orders, items and events that
 are exactly what the handlers would write (the same event types and payloads), a
-batch at a time with COPY on PostgreSQL, so a million orders take minutes. The read
-model is then built from these events like any other (``rebuild_projections``).
+batch at a time with COPY on PostgreSQL, so a million orders take minutes. On
+PostgreSQL (outside a transaction) a writer thread COPYs one batch while the next
+is generated, so Python and the server work at the same time. The read model is
+then built from these events like any other (``rebuild_projections``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import random
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
+import orjson
 from django.db import connection, models, transaction
 
 from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
@@ -49,6 +52,8 @@ ITEM_COLUMNS = ["order_id", "product_id", "quantity", "unit_price_cents"]
 EVENT_COLUMNS = ["event_id", "stream_id", "version", "type", "data", "metadata", "occurred_at"]
 METADATA = {"actor_id": None, "actor": "seed_demo", "request_id": ""}
 ORDERS_PER_CUSTOMER = 100
+# Writer threads on PostgreSQL: the server indexes two batches while Python makes more.
+WRITERS = 2
 
 
 def insert_rows(model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> None:
@@ -96,7 +101,27 @@ def ensure_customers(count: int) -> list[Customer]:
 
 
 def _json(data: dict[str, Any]) -> str:
-    return json.dumps(data, cls=DjangoJSONEncoder)
+    return orjson.dumps(data).decode()
+
+
+def _payload(event: object) -> dict[str, Any]:
+    # dataclasses.asdict deep-copies every value; the payloads hold only JSON values.
+    return {field.name: getattr(event, field.name) for field in dataclasses.fields(event)}
+
+
+def _write_batch(orders: list[tuple], items: list[tuple], events: list[tuple]) -> None:
+    with transaction.atomic():
+        insert_rows(Order, ORDER_COLUMNS, orders)
+        insert_rows(OrderItem, ITEM_COLUMNS, items)
+        insert_rows(Event, EVENT_COLUMNS, events)
+
+
+def _write_batch_in_thread(*batch: list[tuple]) -> None:
+    try:
+        _write_batch(*batch)
+    finally:
+        # A thread's connection is its own: close it here (reconnecting costs ~ms).
+        connection.close()
 
 
 def bulk_load_orders(
@@ -120,104 +145,133 @@ def bulk_load_orders(
     start = now - datetime.timedelta(days=365)
     step = (now - start) / max(count, 1)
 
+    # A writer thread has its own connection, so it cannot see rows of a transaction
+    # the caller has open: write in this thread then (and always on SQLite).
+    background = connection.vendor == "postgresql" and not connection.in_atomic_block
+    writer = ThreadPoolExecutor(max_workers=WRITERS) if background else None
+    pending: deque[Future] = deque()
     written = 0
-    while written < count:
-        size = min(batch_size, count - written)
-        orders, items, events = [], [], []
-        for n in range(written, written + size):
-            customer = rng.choice(customers)
-            placed_at = start + step * n + datetime.timedelta(seconds=rng.random())
-            lines = [
-                (product, rng.randint(1, 4))
-                for product in rng.sample(products, rng.randint(1, min(4, len(products))))
-            ]
-            total = sum(product.price_cents * quantity for product, quantity in lines)
-            if total > 100_000_000:
-                lines, total = lines[:1], lines[0][0].price_cents * lines[0][1]
-            order_id = uuid.UUID(int=rng.getrandbits(128), version=4)
-            stream = [
-                OrderPlaced(
-                    order_id=str(order_id),
-                    customer_id=customer.pk,
-                    customer_name=customer.name,
-                    customer_email=customer.email,
-                    payment_method_id=payment_methods[customer.pk],
-                    items=[
-                        {
-                            "product_id": product.pk,
-                            "quantity": quantity,
-                            "unit_price_cents": product.price_cents,
-                        }
-                        for product, quantity in lines
-                    ],
-                    total_cents=total,
-                    placed_at=placed_at.isoformat(),
-                )
-            ]
-            times = [placed_at]
-            status, approved_at, cancelled_at, reason = OrderStatus.PENDING, None, None, ""
-            roll = rng.random()
-            if roll < 0.55:
-                approved_at = placed_at + datetime.timedelta(minutes=rng.randint(1, 600))
-                stream.append(
-                    OrderApproved(
-                        order_id=str(order_id),
-                        approved_by="seed_demo",
-                        approved_at=approved_at.isoformat(),
-                    )
-                )
-                times.append(approved_at)
-                status = OrderStatus.APPROVED
-            if roll < 0.08 or 0.55 <= roll < 0.70:
-                cancelled_at = times[-1] + datetime.timedelta(minutes=rng.randint(1, 600))
-                reason = "Customer request"
-                stream.append(
-                    OrderCancelled(
-                        order_id=str(order_id),
-                        reason=reason,
-                        cancelled_by="seed_demo",
-                        cancelled_at=cancelled_at.isoformat(),
-                    )
-                )
-                times.append(cancelled_at)
-                status = OrderStatus.CANCELLED
-            orders.append(
-                (
-                    order_id,
-                    customer.pk,
-                    customer.name,
-                    customer.email,
-                    payment_methods[customer.pk],
-                    status,
-                    total,
-                    len(stream),
-                    placed_at,
-                    times[-1],
-                    approved_at,
-                    cancelled_at,
-                    reason,
-                )
-            )
-            items.extend(
-                (order_id, product.pk, quantity, product.price_cents) for product, quantity in lines
-            )
-            events.extend(
-                (
-                    uuid.UUID(int=rng.getrandbits(128), version=4),
-                    order_id,
-                    version,
-                    event.type,
-                    _json(dataclasses.asdict(event)),
-                    _json(METADATA),
-                    occurred_at,
-                )
-                for version, (event, occurred_at) in enumerate(zip(stream, times, strict=True), 1)
-            )
-        with transaction.atomic():
-            insert_rows(Order, ORDER_COLUMNS, orders)
-            insert_rows(OrderItem, ITEM_COLUMNS, items)
-            insert_rows(Event, EVENT_COLUMNS, events)
-        written += size
-        if progress:
-            progress(written, count)
+    try:
+        while written < count:
+            size = min(batch_size, count - written)
+            batch = _generate(rng, written, size, customers, payment_methods, products, start, step)
+            if writer is None:
+                _write_batch(*batch)
+            else:
+                if len(pending) >= WRITERS:
+                    pending.popleft().result()  # a batch per writer in flight: flat memory
+                pending.append(writer.submit(_write_batch_in_thread, *batch))
+            written += size
+            if progress:
+                progress(written, count)
+        while pending:
+            pending.popleft().result()
+    finally:
+        if writer is not None:
+            writer.shutdown()
     return written
+
+
+def _generate(
+    rng: random.Random,
+    first: int,
+    size: int,
+    customers: list[Customer],
+    payment_methods: dict[int, int],
+    products: list[Product],
+    start: datetime.datetime,
+    step: datetime.timedelta,
+) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """Orders, items and events (as rows to COPY) for orders ``first`` .. ``first + size``."""
+    metadata = _json(METADATA)
+    orders, items, events = [], [], []
+    for n in range(first, first + size):
+        customer = rng.choice(customers)
+        placed_at = start + step * n + datetime.timedelta(seconds=rng.random())
+        lines = [
+            (product, rng.randint(1, 4))
+            for product in rng.sample(products, rng.randint(1, min(4, len(products))))
+        ]
+        total = sum(product.price_cents * quantity for product, quantity in lines)
+        if total > 100_000_000:
+            lines, total = lines[:1], lines[0][0].price_cents * lines[0][1]
+        order_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+        stream = [
+            OrderPlaced(
+                order_id=str(order_id),
+                customer_id=customer.pk,
+                customer_name=customer.name,
+                customer_email=customer.email,
+                payment_method_id=payment_methods[customer.pk],
+                items=[
+                    {
+                        "product_id": product.pk,
+                        "quantity": quantity,
+                        "unit_price_cents": product.price_cents,
+                    }
+                    for product, quantity in lines
+                ],
+                total_cents=total,
+                placed_at=placed_at.isoformat(),
+            )
+        ]
+        times = [placed_at]
+        status, approved_at, cancelled_at, reason = OrderStatus.PENDING, None, None, ""
+        roll = rng.random()
+        if roll < 0.55:
+            approved_at = placed_at + datetime.timedelta(minutes=rng.randint(1, 600))
+            stream.append(
+                OrderApproved(
+                    order_id=str(order_id),
+                    approved_by="seed_demo",
+                    approved_at=approved_at.isoformat(),
+                )
+            )
+            times.append(approved_at)
+            status = OrderStatus.APPROVED
+        if roll < 0.08 or 0.55 <= roll < 0.70:
+            cancelled_at = times[-1] + datetime.timedelta(minutes=rng.randint(1, 600))
+            reason = "Customer request"
+            stream.append(
+                OrderCancelled(
+                    order_id=str(order_id),
+                    reason=reason,
+                    cancelled_by="seed_demo",
+                    cancelled_at=cancelled_at.isoformat(),
+                )
+            )
+            times.append(cancelled_at)
+            status = OrderStatus.CANCELLED
+        orders.append(
+            (
+                order_id,
+                customer.pk,
+                customer.name,
+                customer.email,
+                payment_methods[customer.pk],
+                status,
+                total,
+                len(stream),
+                placed_at,
+                times[-1],
+                approved_at,
+                cancelled_at,
+                reason,
+            )
+        )
+        items.extend(
+            (order_id, product.pk, quantity, product.price_cents) for product, quantity in lines
+        )
+        events.extend(
+            (
+                uuid.UUID(int=rng.getrandbits(128), version=4),
+                order_id,
+                version,
+                event.type,
+                _json(_payload(event)),
+                metadata,
+                occurred_at,
+            )
+            for version, (event, occurred_at) in enumerate(zip(stream, times, strict=True), 1)
+        )
+    return orders, items, events

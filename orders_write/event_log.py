@@ -12,8 +12,10 @@ event is safe to read.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
+from uuid import UUID
 
 from django.db import connections, router
 from django.db.models import BooleanField, QuerySet
@@ -39,6 +41,30 @@ class LogPosition(NamedTuple):
 
 
 START = LogPosition(0, 0)
+
+
+class EventRecord(NamedTuple):
+    """An event as a plain tuple: what projections read, without building a model instance.
+
+    It has the attributes of ``Event`` that projections, checkpoints and dead letters
+    use, so either can be passed where an event is expected. Reading tuples
+    (``values_list``) instead of instances makes reading the log several times faster.
+    """
+
+    position: int
+    transaction_id: int
+    event_id: UUID
+    stream_id: UUID
+    version: int
+    type: str
+    data: dict[str, Any]
+    occurred_at: datetime.datetime
+
+
+def records(events: QuerySet[Event], chunk_size: int | None = None) -> Iterator[EventRecord]:
+    """``events`` as ``EventRecord`` tuples, in the same order; streamed if ``chunk_size``."""
+    rows = events.values_list(*EventRecord._fields)
+    return map(EventRecord._make, rows.iterator(chunk_size=chunk_size) if chunk_size else rows)
 
 
 def _db_alias() -> str:
@@ -110,15 +136,15 @@ def head() -> Event | None:
     return Event.objects.order_by("-position").first()
 
 
-def position_of(event: Event) -> LogPosition:
+def position_of(event: Event | EventRecord) -> LogPosition:
     return LogPosition(event.transaction_id, event.position)
 
 
-def iter_batches(checkpoint: LogPosition, batch_size: int) -> Iterator[list[Event]]:
+def iter_batches(checkpoint: LogPosition, batch_size: int) -> Iterator[list[EventRecord]]:
     """Successive batches of safe events after ``checkpoint`` (one horizon for all)."""
     horizon = safe_horizon()
     while True:
-        batch = list(after(checkpoint, horizon)[:batch_size])
+        batch = list(records(after(checkpoint, horizon)[:batch_size]))
         if not batch:
             return
         yield batch

@@ -51,11 +51,11 @@ def stop(follower, thread):
     assert not thread.is_alive()
 
 
-def when_caught_up(flag):
-    """An on_pass callback that sets ``flag`` once the projection has no lag."""
+def when_caught_up(flag, events=1):
+    """An on_pass callback that sets ``flag`` once ``events`` are in and none is lagging."""
 
     def on_pass(results):
-        if projection_status("order_summary").lag_events == 0 and Event.objects.exists():
+        if projection_status("order_summary").lag_events == 0 and Event.objects.count() >= events:
             flag.set()
 
     return on_pass
@@ -64,7 +64,8 @@ def when_caught_up(flag):
 def test_follower_applies_events_as_they_commit(place, settings):
     settings.ORDERS_INLINE_PROJECTION = False
     caught_up = threading.Event()
-    follower, thread = start_follower(on_pass=when_caught_up(caught_up))
+    # Caught up with all three orders, not with the first one alone.
+    follower, thread = start_follower(on_pass=when_caught_up(caught_up, events=3))
     try:
         orders = [place() for _ in range(3)]
         assert caught_up.wait(timeout=30)

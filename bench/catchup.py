@@ -1,0 +1,165 @@
+"""Target 4: catch_up_projections rate; follower lag at a sustained 200 orders/s."""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+
+from bench.common import (
+    PYTHON,
+    ROOT,
+    Env,
+    Figure,
+    ensure_wrk,
+    environment,
+    gunicorn,
+    log,
+    parse_wrk,
+    parser,
+    print_table,
+)
+from bench.writes import _order_inputs, lua_script
+
+RATE = 200
+CONNECTIONS = 40
+
+
+def log_read_ceiling() -> float:
+    """Events/s of reading the whole log with a raw COPY (what no catch-up can beat)."""
+    from django.db import connection
+
+    started = time.monotonic()
+    count = 0
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(
+            "COPY (SELECT position, transaction_id, event_id, stream_id, version, type, data, "
+            "occurred_at FROM orders_write_event) TO STDOUT"
+        ) as out,
+    ):
+        for _row in out.rows():
+            count += 1
+    return count / (time.monotonic() - started)
+
+
+def catch_up_rate() -> tuple[float, int]:
+    """Empty the read model and its checkpoint, then time ``catch_up_projections``."""
+    from django.db import connection
+
+    from orders_write.models import Event
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE orders_read_ordersummary")
+        cursor.execute(
+            "UPDATE orders_read_projectioncheckpoint SET transaction_id = 0, position = 0"
+        )
+    events = Event.objects.count()
+    started = time.monotonic()
+    subprocess.run(
+        [PYTHON, "manage.py", "catch_up_projections"], check=True, cwd=ROOT, capture_output=True
+    )
+    return events / (time.monotonic() - started), events
+
+
+def follower_lag(env: Env, seconds: float) -> tuple[float, float, float, int]:
+    """(max lag s, p99 lag s, achieved orders/s, errors) at ``RATE`` orders/s, inline off.
+
+    wrk paces the load: each of ``CONNECTIONS`` connections waits ``delay()`` between
+    requests, so together they send about ``RATE`` orders/s; the lag is sampled from
+    ``projection_status`` every 0.2 s while it runs.
+    """
+    from orders_read.status import projection_status
+
+    inputs = _order_inputs(int(RATE * seconds) + 10, seed=3)
+    follower = subprocess.Popen(
+        [PYTHON, "manage.py", "catch_up_projections", "--follow"],
+        cwd=ROOT,
+        env=dict(os.environ, LOG_LEVEL="WARNING"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    lags: list[float] = []
+    try:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            gunicorn(env, {"ORDERS_INLINE_PROJECTION": "0"}) as base,
+        ):
+            script = lua_script(f"{tmp}/paced.lua", inputs)
+            with open(script, "a") as lua:
+                # Per-connection pause, less a response time under load (~20 ms).
+                lua.write(
+                    f"delay = function()\n  return {CONNECTIONS * 1000 / RATE - 20:.0f}\nend\n"
+                )
+            command = [
+                ensure_wrk(),
+                "-t2",
+                f"-c{CONNECTIONS}",
+                f"-d{seconds:.0f}s",
+                "--timeout",
+                "30s",
+                "--latency",
+                "-H",
+                f"Authorization: Token {env.token}",
+                "-s",
+                script,
+                f"{base}/orders",
+            ]
+            load = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+            while load.poll() is None:
+                lags.append(projection_status("order_summary").lag_seconds)
+                time.sleep(0.2)
+            result = parse_wrk(load.stdout.read())
+            deadline = time.monotonic() + 30
+            while projection_status("order_summary").lag_events and time.monotonic() < deadline:
+                time.sleep(0.1)
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        follower.wait(timeout=30)
+    lags.sort()
+    p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+    return max(lags), p99, result.requests_per_second, result.errors
+
+
+def measure(env: Env, seconds: float) -> list[Figure]:
+    log("log read ceiling (raw COPY of the event log)")
+    ceiling = statistics.median(log_read_ceiling() for _ in range(3))
+    log("catch_up_projections from an empty read model")
+    rate, events = catch_up_rate()
+    log(f"follower lag at {RATE} orders/s, inline projection off")
+    worst, p99, achieved, errors = follower_lag(env, max(seconds * 2, 10))
+    return [
+        Figure(
+            f"catch_up_projections ({events:,} events)",
+            rate,
+            "events/s",
+            ceiling,
+            "raw COPY read of the log",
+            target=">= 20,000 events/s",
+            met=rate >= 20_000,
+        ),
+        Figure(
+            f"follower lag, max (at {achieved:,.0f} orders/s, {errors} errors)",
+            worst,
+            "s",
+            1.0,
+            "target",
+            better="lower",
+            target="< 1 s",
+            met=worst < 1.0 and errors == 0 and achieved >= RATE * 0.95,
+        ),
+        Figure("follower lag, p99", p99, "s", 1.0, "target", better="lower", target="< 1 s"),
+    ]
+
+
+def main() -> None:
+    args = parser(__doc__).parse_args()
+    with environment(args.orders) as env:
+        print_table(measure(env, args.seconds), f"Catch-up at {args.orders:,} orders")
+
+
+if __name__ == "__main__":
+    main()

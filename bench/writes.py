@@ -1,0 +1,168 @@
+"""Target 3: PlaceOrder through the bus (inline projection) against plain Django writes."""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import tempfile
+import time
+
+from bench.common import Env, Figure, environment, gunicorn, log, parser, print_table, wrk
+
+ROUNDS = 5
+PER_ROUND = 300
+
+
+def _order_inputs(count: int, seed: int = 1) -> list[tuple[int, int, list[dict]]]:
+    from orders_write.models import PaymentMethod, Product
+
+    rng = random.Random(seed)
+    methods = list(
+        PaymentMethod.objects.filter(is_enabled=True, customer__status="active").values_list(
+            "customer_id", "pk"
+        )[:2000]
+    )
+    products = list(Product.objects.filter(is_available=True).values_list("pk", flat=True))
+    return [
+        (
+            *rng.choice(methods),
+            [
+                {"product_id": product, "quantity": rng.randint(1, 4)}
+                for product in rng.sample(products, rng.randint(1, 4))
+            ],
+        )
+        for _ in range(count)
+    ]
+
+
+def in_process() -> tuple[float, float]:
+    """Median seconds per order over alternating rounds: (bus + inline projection, plain)."""
+    from django.db import transaction
+
+    from bench.baseline import plain_place_order
+    from orders_write.bus import dispatch
+    from orders_write.commands import Actor, OrderLine, PlaceOrder
+    from orders_write.models import Order
+
+    actor = Actor(user_id=None, username="bench")
+    inputs = _order_inputs(ROUNDS * PER_ROUND * 2)
+    ours, plain, plain_ids = [], [], []
+    for round_ in range(ROUNDS):
+        chunk = inputs[round_ * PER_ROUND * 2 : (round_ + 1) * PER_ROUND * 2]
+        started = time.perf_counter()
+        for customer, method, lines in chunk[:PER_ROUND]:
+            result = dispatch(
+                PlaceOrder(
+                    customer_id=customer,
+                    payment_method_id=method,
+                    items=tuple(OrderLine(**line) for line in lines),
+                ),
+                actor=actor,
+            )
+            assert result.success, result
+        ours.append((time.perf_counter() - started) / PER_ROUND)
+        started = time.perf_counter()
+        for customer, method, lines in chunk[PER_ROUND:]:
+            plain_ids.append(plain_place_order(customer, method, lines).pk)
+        plain.append((time.perf_counter() - started) / PER_ROUND)
+    # The baseline's orders have no events: remove them so the log stays the truth.
+    with transaction.atomic():
+        Order.objects.filter(pk__in=plain_ids).delete()
+    return statistics.median(ours), statistics.median(plain)
+
+
+def lua_script(path: str, inputs: list[tuple[int, int, list[dict]]]) -> str:
+    bodies = [
+        json.dumps({"customer_id": c, "payment_method_id": m, "items": lines})
+        for c, m, lines in inputs
+    ]
+    lua = (
+        "bodies = {" + ",".join("[==[" + body + "]==]" for body in bodies) + "}\nlocal n = 0\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        "request = function()\n  n = n + 1\n"
+        '  return wrk.format("POST", nil, nil, bodies[(n % #bodies) + 1])\nend\n'
+    )
+    with open(path, "w") as script:
+        script.write(lua)
+    return path
+
+
+def measure(env: Env, seconds: float) -> list[Figure]:
+    log("PlaceOrder in one process: bus + inline projection vs plain Django, alternating")
+    ours, plain = in_process()
+    figures = [
+        Figure(
+            "PlaceOrder, one process (bus + event + inline projection)",
+            1 / ours,
+            "orders/s",
+            1 / plain,
+            "plain Django, no events",
+            target=">= 400 orders/s",
+            met=1 / ours >= 400,
+        ),
+        Figure(
+            "PlaceOrder time per order",
+            ours * 1000,
+            "ms",
+            plain * 1000,
+            "plain Django, no events",
+            better="lower",
+            target="<= 1.5x baseline",
+            met=ours <= 1.5 * plain,
+        ),
+    ]
+    inputs = _order_inputs(500, seed=2)
+    with tempfile.TemporaryDirectory() as tmp, gunicorn(env) as base:
+        script = lua_script(f"{tmp}/place.lua", inputs)
+        log("wrk POST /orders vs POST /bench/crud/place (8 connections)")
+        mine = wrk(f"{base}/orders", env.token, seconds, connections=8, script=script)
+        crud = wrk(f"{base}/bench/crud/place", env.token, seconds, connections=8, script=script)
+    figures += [
+        Figure(
+            "POST /orders under gunicorn (8 clients)",
+            mine.requests_per_second,
+            "orders/s",
+            crud.requests_per_second,
+            "plain Django POST",
+            target="zero errors",
+            met=mine.errors == 0,
+        ),
+        Figure("POST /orders p50", mine.p50_ms, "ms", crud.p50_ms, "plain Django", "lower"),
+        Figure("POST /orders p99", mine.p99_ms, "ms", crud.p99_ms, "plain Django", "lower"),
+        Figure(
+            f"POST /orders errors (of {mine.requests:,}; baseline {crud.errors})",
+            mine.errors,
+            "",
+            target="0",
+            met=mine.errors == 0,
+        ),
+    ]
+    _clean_plain_orders()
+    return figures
+
+
+def _clean_plain_orders() -> None:
+    """Remove the orders the plain-Django baseline wrote over HTTP (they have no events)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM orders_write_orderitem WHERE order_id IN (SELECT id FROM "
+            "orders_write_order o WHERE NOT EXISTS (SELECT 1 FROM orders_write_event e "
+            "WHERE e.stream_id = o.id))"
+        )
+        cursor.execute(
+            "DELETE FROM orders_write_order o WHERE NOT EXISTS (SELECT 1 FROM "
+            "orders_write_event e WHERE e.stream_id = o.id)"
+        )
+
+
+def main() -> None:
+    args = parser(__doc__).parse_args()
+    with environment(args.orders) as env:
+        print_table(measure(env, args.seconds), f"Writes at {args.orders:,} orders")
+
+
+if __name__ == "__main__":
+    main()
