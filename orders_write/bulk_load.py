@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import random
-import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,6 +22,7 @@ import orjson
 from django.db import connection, models, transaction
 
 from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
+from orders_write.ids import uuid7
 from orders_write.models import (
     Customer,
     Event,
@@ -124,6 +124,10 @@ def _write_batch_in_thread(*batch: list[tuple]) -> None:
         connection.close()
 
 
+def _unix_ms(moment: datetime.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
 def bulk_load_orders(
     count: int,
     *,
@@ -195,7 +199,7 @@ def _generate(
         total = sum(product.price_cents * quantity for product, quantity in lines)
         if total > 100_000_000:
             lines, total = lines[:1], lines[0][0].price_cents * lines[0][1]
-        order_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+        order_id = uuid7(_unix_ms(placed_at), rng.getrandbits(74))
         stream = [
             OrderPlaced(
                 order_id=str(order_id),
@@ -264,7 +268,7 @@ def _generate(
         )
         events.extend(
             (
-                uuid.UUID(int=rng.getrandbits(128), version=4),
+                uuid7(_unix_ms(occurred_at), rng.getrandbits(74)),
                 order_id,
                 version,
                 event.type,

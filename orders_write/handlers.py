@@ -8,6 +8,7 @@ and appends its events to the log in the same transaction.
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from orders_write import rules
@@ -22,16 +23,25 @@ from orders_write.money import format_cents
 @register(PlaceOrder)
 @transaction.atomic
 def place_order(command: PlaceOrder, actor: Actor) -> CommandResult:
-    # Lock the customer so a concurrent suspension cannot slip between check and write.
-    customer = Customer.objects.select_for_update().filter(pk=command.customer_id).first()
+    # Lock the customer so a concurrent suspension cannot slip between check and write;
+    # the same query says whether the payment method is one of theirs and usable.
+    customer = (
+        Customer.objects.select_for_update()
+        .filter(pk=command.customer_id)
+        .annotate(
+            payment_method_usable=Exists(
+                PaymentMethod.objects.filter(
+                    pk=command.payment_method_id, customer=OuterRef("pk"), is_enabled=True
+                )
+            )
+        )
+        .first()
+    )
     if customer is None:
         raise CommandRejected(ErrorCode.CUSTOMER_NOT_FOUND, "Customer not found")
     if customer.status == Customer.Status.SUSPENDED:
         raise CommandRejected(ErrorCode.ACCOUNT_SUSPENDED, "Account suspended")
-    payment_method = PaymentMethod.objects.filter(
-        pk=command.payment_method_id, customer=customer, is_enabled=True
-    ).first()
-    if payment_method is None:
+    if not customer.payment_method_usable:
         raise CommandRejected(
             ErrorCode.PAYMENT_METHOD_INVALID,
             "Payment method not found, disabled, or not the customer's",
@@ -67,7 +77,7 @@ def place_order(command: PlaceOrder, actor: Actor) -> CommandResult:
         customer=customer,
         customer_name=customer.name,
         customer_email=customer.email,
-        payment_method=payment_method,
+        payment_method_id=command.payment_method_id,
         status=OrderStatus.PENDING,
         total_cents=total_cents,
         version=1,
@@ -87,7 +97,7 @@ def place_order(command: PlaceOrder, actor: Actor) -> CommandResult:
                 customer_id=customer.pk,
                 customer_name=order.customer_name,
                 customer_email=order.customer_email,
-                payment_method_id=payment_method.pk,
+                payment_method_id=command.payment_method_id,
                 items=[
                     {
                         "product_id": item.product_id,

@@ -1,12 +1,13 @@
 """The write models: what the business rules check and change, plus the event log."""
 
-import uuid
 from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
+
+from orders_write.ids import uuid7
 
 
 class Customer(models.Model):
@@ -63,7 +64,7 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 class Order(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
     # The customer as they were when the order was placed (what the order shows).
     customer_name = models.CharField(max_length=200)
@@ -161,7 +162,7 @@ class Event(models.Model):
     """
 
     position = models.BigAutoField(primary_key=True)
-    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    event_id = models.UUIDField(default=uuid7, unique=True, editable=False)
     stream_id = models.UUIDField()
     version = models.PositiveIntegerField()
     type = models.CharField(max_length=64)
