@@ -95,6 +95,13 @@ def apply_batch(
         with transaction.atomic():
             return projection.apply(events, model)
     except Exception:
+        # Slower, but a poison event is isolated and the rest still applies.
+        logger.warning(
+            "Batch of %d events failed in %s; applying them one by one",
+            len(events),
+            projection.name,
+            exc_info=True,
+        )
         written = 0
         for event in events:
             try:

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import connections, router
+from django.db import connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
 from django.utils.dateparse import parse_datetime
 
@@ -41,6 +43,10 @@ COLUMNS = [
     "last_updated",
     "version",
 ]
+
+# From this many rows a write goes through COPY (catch-up and rebuild batches);
+# fewer (the inline path's one row) take a single statement.
+COPY_THRESHOLD = 500
 
 _STATUS_AFTER = {
     OrderApproved.type: OrderStatus.APPROVED,
@@ -143,6 +149,8 @@ class OrderSummaryProjection:
             f"ON CONFLICT ({quote('order_id')}) DO UPDATE SET {updates} "
             f"WHERE {table}.{quote('version')} < EXCLUDED.{quote('version')}"
         )
+        if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
+            return self._copy_upsert(rows, model, connection, columns, conflict)
         if connection.vendor == "postgresql":
             # One statement of one array per column, whatever the number of rows:
             # psycopg prepares it once, where executemany sends a statement per row.
@@ -163,6 +171,47 @@ class OrderSummaryProjection:
         with connection.cursor() as cursor:
             cursor.executemany(sql, params)
             return cursor.rowcount
+
+    def _copy_upsert(
+        self,
+        rows: Sequence[Row],
+        model: type[Model],
+        connection: BaseDatabaseWrapper,
+        columns: str,
+        conflict: str,
+    ) -> int:
+        """A big batch: binary COPY into a session-local staging table, then one upsert.
+
+        Text-quoting thousands of values into arrays costs more than the upsert itself;
+        binary COPY skips the quoting.
+        """
+        quote = connection.ops.quote_name
+        table = quote(model._meta.db_table)
+        staging = quote(f"{model._meta.db_table}_staging")
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {staging} "
+                f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            copy_rows(cursor, model, staging, rows)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} {conflict}"
+            )
+            written = cursor.rowcount
+            cursor.execute(f"TRUNCATE {staging}")
+        return written
+
+
+def copy_rows(cursor: CursorWrapper, model: type[Model], table: str, rows: Sequence[Row]) -> None:
+    """Binary COPY of rows into ``table`` (quoted; columns shaped like ``model``'s)."""
+    connection = cursor.db
+    columns = ", ".join(connection.ops.quote_name(column) for column in COLUMNS)
+    # Type names without their modifiers: psycopg knows "varchar", not "varchar(200)".
+    types = [model._meta.get_field(column).db_type(connection).split("(")[0] for column in COLUMNS]
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as stream:
+        stream.set_types(types)
+        for row in rows:
+            stream.write_row([row[column] for column in COLUMNS])
 
 
 order_summary = OrderSummaryProjection()

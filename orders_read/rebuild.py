@@ -25,7 +25,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from orders_read.catchup import DEFAULT_BATCH_SIZE, apply_batch, record_dead_letter
 from orders_read.models import DeadLetter, ProjectionCheckpoint
-from orders_read.projections import COLUMNS, OrderSummaryProjection, Row, evolve
+from orders_read.projections import COLUMNS, OrderSummaryProjection, Row, copy_rows, evolve
 from orders_write import event_log
 from orders_write.event_log import EventRecord, LogPosition
 from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
@@ -242,14 +242,8 @@ def _copy_rows(rows: list[Row], copy: type[models.Model]) -> int:
     if not rows:
         return 0
     connection = connections[router.db_for_write(copy)]
-    quote = connection.ops.quote_name
-    fields = [copy._meta.get_field(column) for column in COLUMNS]
-    columns = ", ".join(quote(column) for column in COLUMNS)
-    statement = f"COPY {quote(copy._meta.db_table)} ({columns}) FROM STDIN (FORMAT BINARY)"
-    with connection.cursor() as cursor, cursor.copy(statement) as stream:
-        stream.set_types([field.db_type(connection).split("(")[0] for field in fields])
-        for row in rows:
-            stream.write_row([row[column] for column in COLUMNS])
+    with connection.cursor() as cursor:
+        copy_rows(cursor, copy, connection.ops.quote_name(copy._meta.db_table), rows)
     return len(rows)
 
 

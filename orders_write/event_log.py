@@ -17,9 +17,11 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 from uuid import UUID
 
+import orjson
 from django.db import connections, router
-from django.db.models import BooleanField, QuerySet
+from django.db.models import BooleanField, QuerySet, TextField
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast
 
 from orders_write.models import Event
 
@@ -63,8 +65,18 @@ class EventRecord(NamedTuple):
 
 def records(events: QuerySet[Event], chunk_size: int | None = None) -> Iterator[EventRecord]:
     """``events`` as ``EventRecord`` tuples, in the same order; streamed if ``chunk_size``."""
-    rows = events.values_list(*EventRecord._fields)
-    return map(EventRecord._make, rows.iterator(chunk_size=chunk_size) if chunk_size else rows)
+    # The payload comes as text and is decoded by orjson: several times faster than
+    # JSONField's json.loads, the biggest cost of reading the log after the database.
+    fields = [name if name != "data" else "data_text" for name in EventRecord._fields]
+    rows = events.annotate(data_text=Cast("data", TextField())).values_list(*fields)
+    data_at = EventRecord._fields.index("data")
+
+    def record(row: tuple[Any, ...]) -> EventRecord:
+        row = list(row)
+        row[data_at] = orjson.loads(row[data_at])
+        return EventRecord._make(row)
+
+    return map(record, rows.iterator(chunk_size=chunk_size) if chunk_size else rows)
 
 
 def _db_alias() -> str:

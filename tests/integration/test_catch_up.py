@@ -5,6 +5,7 @@ import io
 import pytest
 from django.core.management import call_command
 
+from orders_read import projections
 from orders_read.catchup import catch_up, get_checkpoint
 from orders_read.models import OrderSummary, ProjectionCheckpoint
 from orders_read.projections import order_summary
@@ -17,7 +18,12 @@ from tests.read_model import summary_rows, varied_history
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_process_that_died_after_commit_is_repaired_exactly(place, actor):
+@pytest.mark.parametrize("copy_threshold", [1, 10**9], ids=["copy", "single-statement"])
+def test_a_process_that_died_after_commit_is_repaired_exactly(
+    place, actor, monkeypatch, caplog, copy_threshold
+):
+    # Both ways a batch is written on PostgreSQL: through COPY, or one statement.
+    monkeypatch.setattr(projections, "COPY_THRESHOLD", copy_threshold)
     # Reference: the same history projected inline.
     varied_history(place, actor, project=True)
     expected = summary_rows()
@@ -29,6 +35,7 @@ def test_a_process_that_died_after_commit_is_repaired_exactly(place, actor):
     call_command("catch_up_projections", stdout=io.StringIO())
 
     assert summary_rows() == expected
+    assert "one by one" not in caplog.text  # the batch path itself worked
 
 
 def test_rows_never_projected_inline_are_caught_up(place, actor):
