@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from orders_read.catchup import get_checkpoint
 from orders_read.models import OrderSummary
+from orders_read.status import projection_status
 from orders_write import event_log
 from orders_write.management.commands import seed_demo
 from orders_write.models import Event, Order
@@ -34,6 +35,7 @@ def test_seed_demo_is_idempotent_and_prints_a_login():
     assert "Demo admin login (local use only): admin / admin" in first
     assert "(0 placed now)" in again
     assert "No drift" in verify()
+    assert projection_status("order_summary").lag_events == 0
 
 
 def test_bulk_load_writes_orders_events_and_the_read_model(monkeypatch):
