@@ -17,3 +17,16 @@ def api_client(staff) -> APIClient:
 def place(place):
     """Orders placed here are projected at once, as after a real COMMIT."""
     return projecting(place)
+
+
+@pytest.fixture
+def order_body(payment_method, products) -> dict:
+    """A valid ``POST /orders`` body: two lines, one with the catalog price stated."""
+    return {
+        "customer_id": payment_method.customer_id,
+        "payment_method_id": payment_method.pk,
+        "items": [
+            {"product_id": products[0].pk, "quantity": 2},
+            {"product_id": products[1].pk, "quantity": 1, "price_cents": 50_000},
+        ],
+    }

@@ -12,18 +12,6 @@ from tests.factories import ProductFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def order_body(payment_method, products):
-    return {
-        "customer_id": payment_method.customer_id,
-        "payment_method_id": payment_method.pk,
-        "items": [
-            {"product_id": products[0].pk, "quantity": 2},
-            {"product_id": products[1].pk, "quantity": 1, "price_cents": 50_000},
-        ],
-    }
-
-
 @pytest.mark.parametrize("path", ["/orders", "/orders/"])
 def test_place_order(api_client, order_body, path, staff):
     response = api_client.post(path, order_body, format="json")

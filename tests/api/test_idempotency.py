@@ -19,18 +19,6 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def order_body(payment_method, products):
-    return {
-        "customer_id": payment_method.customer_id,
-        "payment_method_id": payment_method.pk,
-        "items": [
-            {"product_id": products[0].pk, "quantity": 2},
-            {"product_id": products[1].pk, "quantity": 1},
-        ],
-    }
-
-
 def post(client, path, body=None, *, key=None, **extra):
     if key is not None:
         extra["HTTP_IDEMPOTENCY_KEY"] = key

@@ -96,15 +96,6 @@ def customer_lock(customer):
     lock.holder.outcome()
 
 
-@pytest.fixture
-def order_body(payment_method, products):
-    return {
-        "customer_id": payment_method.customer_id,
-        "payment_method_id": payment_method.pk,
-        "items": [{"product_id": products[0].pk, "quantity": 1}],
-    }
-
-
 def placer(staff, body, key):
     def place():
         client = APIClient(raise_request_exception=False)

@@ -14,15 +14,6 @@ from orders_write.models import Event
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def order_body(payment_method, products):
-    return {
-        "customer_id": payment_method.customer_id,
-        "payment_method_id": payment_method.pk,
-        "items": [{"product_id": products[0].pk, "quantity": 1}],
-    }
-
-
 class Sleeps(list):
     """The selector's pauses, recorded instead of slept; ``on_sleep`` hooks run in each."""
 

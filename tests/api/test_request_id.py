@@ -11,15 +11,6 @@ from orders_write.models import Event
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def order_body(payment_method, products):
-    return {
-        "customer_id": payment_method.customer_id,
-        "payment_method_id": payment_method.pk,
-        "items": [{"product_id": products[0].pk, "quantity": 1}],
-    }
-
-
 def test_the_clients_request_id_is_echoed_and_reaches_the_event_metadata(api_client, order_body):
     response = api_client.post(
         "/orders", order_body, format="json", HTTP_X_REQUEST_ID="trace-4711.a:b"
