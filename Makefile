@@ -20,11 +20,14 @@ run: install
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Production server: gunicorn, DEBUG off. Needs SECRET_KEY (and DATABASE_URL) in the environment.
+# Threads, so a read that waits for the projection (min_version) does not hold a worker.
 WORKERS ?= 3
+THREADS ?= 4
 serve: install
 	@test -n "$$SECRET_KEY" || { echo "Set SECRET_KEY to serve with DEBUG off"; exit 1; }
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers $(WORKERS)
+	$(BIN)/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers $(WORKERS) \
+		--worker-class gthread --threads $(THREADS)
 
 # Benchmarks on a throwaway PostgreSQL (see README, Performance). ORDERS=20000 for a quick look.
 ORDERS ?= 1000000

@@ -14,7 +14,7 @@ import time
 import zlib
 from collections.abc import Callable, Sequence
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from orders_read.catchup import DEFAULT_BATCH_SIZE, PassResult, catch_up_all
 from orders_write.event_log import NOTIFY_CHANNEL
@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 # The longest a follower waits before noticing it was asked to stop.
 STOP_CHECK_SECONDS = 0.25
+# The longest pause between attempts to reach a database that went away.
+MAX_RECONNECT_DELAY = 30.0
 
 
 def _lock_key(names: Sequence[str]) -> int:
@@ -51,7 +53,24 @@ class Follower:
         self.lock_key = _lock_key(self.names)
 
     def run(self) -> None:
-        """Follow until ``stop`` is set; returns after releasing the lock."""
+        """Follow until ``stop`` is set; returns after releasing the lock.
+
+        A database error (a restart, a failover, a dropped connection) does not end
+        the follower: it reconnects after a growing pause, takes the lock again and
+        carries on from the checkpoint, which only ever moved with committed rows.
+        """
+        delay = self.poll_interval
+        while not self.stop.is_set():
+            try:
+                self._follow()
+                return
+            except DatabaseError:
+                logger.exception("Follower lost the database; reconnecting in %.1f s", delay)
+                connection.close()
+                self.stop.wait(delay)
+                delay = min(delay * 2, MAX_RECONNECT_DELAY)
+
+    def _follow(self) -> None:
         try:
             if not self._acquire():
                 return
@@ -83,10 +102,15 @@ class Follower:
         return False
 
     def _release(self) -> None:
-        if self.postgresql and connection.connection is not None:
+        if not self.postgresql or connection.connection is None:
+            return
+        try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock_all()")
                 cursor.execute(f"UNLISTEN {NOTIFY_CHANNEL}")
+        except DatabaseError:
+            # The session is gone, and its lock and LISTEN with it.
+            logger.warning("Could not release the follower's lock cleanly", exc_info=True)
 
     def _listen(self) -> None:
         if self.postgresql:

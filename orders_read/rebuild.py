@@ -72,7 +72,10 @@ def shadow_model(live: type[models.Model]) -> type[models.Model]:
 
 
 def _temporary(index: models.Index) -> models.Index:
-    return models.Index(fields=index.fields, name=index.name + INDEX_SUFFIX)
+    """The same index (fields, condition, opclasses...) under the copy's name."""
+    temporary = index.clone()
+    temporary.name = index.name + INDEX_SUFFIX
+    return temporary
 
 
 def _drop(connection: BaseDatabaseWrapper, model: type[models.Model]) -> None:
@@ -107,7 +110,9 @@ def _swap(
 ) -> None:
     live_table, copy_table = live._meta.db_table, copy._meta.db_table
     with connection.schema_editor() as editor:
-        editor.delete_model(live)
+        # No CASCADE (Django's delete_model would add it): a view or key that depends
+        # on the table makes the swap fail loudly instead of vanishing with it.
+        editor.execute(f"DROP TABLE {editor.quote_name(live_table)}")
         editor.alter_db_table(copy, copy_table, live_table)
         if connection.vendor == "postgresql":
             # Constraints keep the copy's names (primary key, checks): give them the live ones.

@@ -267,3 +267,31 @@ def test_follow_command_stops_cleanly_on_sigterm(place, settings):
     assert "SIGTERM received, stopping" in remaining
     assert "Stopped cleanly" in remaining
     assert OrderSummary.objects.filter(pk=order.id).exists()
+
+
+def test_the_follower_survives_losing_the_database(place, settings, monkeypatch):
+    """A restart or failover is a pause, not the end of catch-up."""
+    from django.db import OperationalError
+
+    from orders_read import follower as follower_module
+
+    settings.ORDERS_INLINE_PROJECTION = False
+    real_catch_up_all = follower_module.catch_up_all
+    failures = []
+
+    def flaky_catch_up_all(*args, **kwargs):
+        if not failures:
+            failures.append("server closed the connection unexpectedly")
+            raise OperationalError(failures[0])
+        return real_catch_up_all(*args, **kwargs)
+
+    monkeypatch.setattr(follower_module, "catch_up_all", flaky_catch_up_all)
+    order = place()
+    caught_up = threading.Event()
+    follower, thread = start_follower(on_pass=when_caught_up(caught_up))
+    try:
+        assert caught_up.wait(timeout=30)
+    finally:
+        stop(follower, thread)
+    assert failures  # it did fail once, and went on
+    assert OrderSummary.objects.filter(pk=order.id).exists()
