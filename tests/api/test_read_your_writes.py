@@ -171,6 +171,8 @@ def test_the_poll_backs_off_and_never_overruns_the_wait(db, monkeypatch):
 
     monkeypatch.setattr(selectors, "monotonic", lambda: clock[0])
     monkeypatch.setattr(selectors, "sleep", fake_sleep)
+    # The version exists in the log; only the read model is behind.
+    monkeypatch.setattr(selectors, "log_has_version", lambda order_id, version: True)
     with CaptureQueriesContext(connection) as queries:
         read = selectors.summary_at_version(
             "00000000-0000-0000-0000-000000000001", min_version=1, timeout=2.0
@@ -182,3 +184,16 @@ def test_the_poll_backs_off_and_never_overruns_the_wait(db, monkeypatch):
     assert max(pauses) == selectors.MAX_POLL_DELAY
     assert len(queries) == len(pauses) + 1
     assert not OrderSummary.objects.exists()
+
+
+def test_a_version_the_log_never_had_answers_at_once(api_client, order_body, sleeps):
+    """Waiting for a version no command produced would only hold a server worker."""
+    placed = api_client.post("/orders", order_body, format="json").json()["data"]
+
+    existing = detail(api_client, placed["order_id"], min_version=99, wait=10_000)
+    unknown = detail(api_client, "5bbe74b0-60cd-42c6-8b0a-b09eab4f7607", min_version=1, wait=10_000)
+
+    assert sleeps == []
+    assert (existing.status_code, existing["Read-Model-Stale"]) == (200, "true")
+    assert existing.json()["version"] == 1
+    assert (unknown.status_code, unknown["Read-Model-Stale"]) == (404, "true")
