@@ -22,6 +22,25 @@ class UTCDate(TruncDate):
         super().__init__(expression, tzinfo=datetime.UTC, **extra)
 
 
+# What a dashboard row shows, in order; the database computes the generated ones.
+DASHBOARD_FIELDS = [
+    "order_id",
+    "customer_id",
+    "customer_name",
+    "customer_email",
+    "status",
+    "item_count",
+    "total_cents",
+    "formatted_total",
+    "placed_at",
+    "last_updated",
+    "is_high_value",
+    "day_placed",
+    "version",
+]
+GENERATED_FIELDS = ["is_high_value", "day_placed"]
+
+
 class OrderSummary(models.Model):
     """The seed's ``order_summaries`` row, plus the customer id and the stream version."""
 

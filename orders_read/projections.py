@@ -19,7 +19,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
 from django.utils.dateparse import parse_datetime
 
-from orders_read.models import OrderSummary
+from orders_read.models import DASHBOARD_FIELDS, GENERATED_FIELDS, OrderSummary
 from orders_write.event_log import EventRecord
 from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
 from orders_write.models import Event, OrderStatus
@@ -30,19 +30,7 @@ Row = dict[str, Any]
 AnyEvent = Event | EventRecord
 
 # The columns a projection writes (the generated ones are computed by the database).
-COLUMNS = [
-    "order_id",
-    "customer_id",
-    "customer_name",
-    "customer_email",
-    "status",
-    "item_count",
-    "total_cents",
-    "formatted_total",
-    "placed_at",
-    "last_updated",
-    "version",
-]
+COLUMNS = [field for field in DASHBOARD_FIELDS if field not in GENERATED_FIELDS]
 
 # From this many rows a write goes through COPY (catch-up and rebuild batches);
 # fewer (the inline path's one row) take a single statement.

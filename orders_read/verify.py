@@ -15,13 +15,13 @@ from uuid import UUID
 
 from django.db import transaction
 
-from orders_read.models import HIGH_VALUE_CENTS, OrderSummary
-from orders_read.projections import COLUMNS, order_summary
+from orders_read.models import DASHBOARD_FIELDS, HIGH_VALUE_CENTS, OrderSummary
+from orders_read.projections import order_summary
 from orders_write import event_log, selectors
 from orders_write.money import format_cents
 
 # Every column the dashboard shows, generated ones included.
-COMPARED = [*(column for column in COLUMNS if column != "order_id"), "is_high_value", "day_placed"]
+COMPARED = [field for field in DASHBOARD_FIELDS if field != "order_id"]
 
 
 @dataclass
