@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import statistics
 import subprocess
-import tempfile
 import time
 
 from bench.common import (
@@ -14,18 +14,14 @@ from bench.common import (
     ROOT,
     Env,
     Figure,
-    ensure_wrk,
     environment,
-    gunicorn,
     log,
-    parse_wrk,
     parser,
     print_table,
 )
-from bench.writes import _order_inputs, lua_script
 
 RATE = 200
-CONNECTIONS = 40
+WRITERS = 2
 
 
 def log_read_ceiling() -> float:
@@ -65,63 +61,59 @@ def catch_up_rate() -> tuple[float, int]:
     return events / (time.monotonic() - started), events
 
 
-def follower_lag(env: Env, seconds: float) -> tuple[float, float, float, int]:
+def follower_lag(seconds: float) -> tuple[float, float, float, int]:
     """(max lag s, p99 lag s, achieved orders/s, errors) at ``RATE`` orders/s, inline off.
 
-    wrk paces the load: each of ``CONNECTIONS`` connections waits ``delay()`` between
-    requests, so together they send about ``RATE`` orders/s; the lag is sampled from
-    ``projection_status`` every 0.2 s while it runs.
+    ``WRITERS`` processes of ``bench.load`` each place ``RATE / WRITERS`` orders/s
+    through the bus on an open-loop schedule, while ``catch_up_projections --follow``
+    runs; the lag is sampled from ``projection_status`` every 0.2 s.
     """
     from orders_read.status import projection_status
 
-    inputs = _order_inputs(int(RATE * seconds) + 10, seed=3)
+    env = dict(os.environ, LOG_LEVEL="WARNING", ORDERS_INLINE_PROJECTION="0")
     follower = subprocess.Popen(
         [PYTHON, "manage.py", "catch_up_projections", "--follow"],
         cwd=ROOT,
-        env=dict(os.environ, LOG_LEVEL="WARNING"),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     lags: list[float] = []
     try:
-        with (
-            tempfile.TemporaryDirectory() as tmp,
-            gunicorn(env, {"ORDERS_INLINE_PROJECTION": "0"}) as base,
-        ):
-            script = lua_script(f"{tmp}/paced.lua", inputs)
-            with open(script, "a") as lua:
-                # Per-connection pause, less a response time under load (~20 ms).
-                lua.write(
-                    f"delay = function()\n  return {CONNECTIONS * 1000 / RATE - 20:.0f}\nend\n"
-                )
-            command = [
-                ensure_wrk(),
-                "-t2",
-                f"-c{CONNECTIONS}",
-                f"-d{seconds:.0f}s",
-                "--timeout",
-                "30s",
-                "--latency",
-                "-H",
-                f"Authorization: Token {env.token}",
-                "-s",
-                script,
-                f"{base}/orders",
-            ]
-            load = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-            while load.poll() is None:
-                lags.append(projection_status("order_summary").lag_seconds)
-                time.sleep(0.2)
-            result = parse_wrk(load.stdout.read())
-            deadline = time.monotonic() + 30
-            while projection_status("order_summary").lag_events and time.monotonic() < deadline:
-                time.sleep(0.1)
+        # Start from a follower at the head, so the lag measured is the load's.
+        deadline = time.monotonic() + 120
+        while projection_status("order_summary").lag_events and time.monotonic() < deadline:
+            time.sleep(0.1)
+        writers = [
+            subprocess.Popen(
+                [
+                    *(PYTHON, "-m", "bench.load", "--rate", str(RATE / WRITERS)),
+                    *("--seconds", str(seconds), "--seed", str(10 + index)),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for index in range(WRITERS)
+        ]
+        while any(writer.poll() is None for writer in writers):
+            lags.append(projection_status("order_summary").lag_seconds)
+            time.sleep(0.2)
+        results = [json.loads(writer.stdout.read()) for writer in writers]
+        deadline = time.monotonic() + 30
+        while projection_status("order_summary").lag_events and time.monotonic() < deadline:
+            lags.append(projection_status("order_summary").lag_seconds)
+            time.sleep(0.1)
     finally:
         follower.send_signal(signal.SIGTERM)
         follower.wait(timeout=30)
     lags.sort()
     p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
-    return max(lags), p99, result.requests_per_second, result.errors
+    achieved = sum(result["orders"] for result in results) / max(
+        result["seconds"] for result in results
+    )
+    return max(lags), p99, achieved, sum(result["errors"] for result in results)
 
 
 def measure(env: Env, seconds: float) -> list[Figure]:
@@ -130,7 +122,7 @@ def measure(env: Env, seconds: float) -> list[Figure]:
     log("catch_up_projections from an empty read model")
     rate, events = catch_up_rate()
     log(f"follower lag at {RATE} orders/s, inline projection off")
-    worst, p99, achieved, errors = follower_lag(env, max(seconds * 2, 10))
+    worst, p99, achieved, errors = follower_lag(max(seconds * 2, 10))
     return [
         Figure(
             f"catch_up_projections ({events:,} events)",
