@@ -10,13 +10,15 @@ events can neither double count nor move a row backwards.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils.dateparse import parse_datetime
 
 from orders_read.models import DASHBOARD_FIELDS, GENERATED_FIELDS, OrderSummary
@@ -127,37 +129,22 @@ class OrderSummaryProjection:
         if not rows:
             return 0
         model = model or self.model
-        connection = connections[router.db_for_write(model)]
-        quote = connection.ops.quote_name
-        table = quote(model._meta.db_table)
-        fields = [model._meta.get_field(column) for column in COLUMNS]
-        columns = ", ".join(quote(column) for column in COLUMNS)
-        updates = ", ".join(f"{quote(column)} = EXCLUDED.{quote(column)}" for column in COLUMNS[1:])
-        conflict = (
-            f"ON CONFLICT ({quote('order_id')}) DO UPDATE SET {updates} "
-            f"WHERE {table}.{quote('version')} < EXCLUDED.{quote('version')}"
-        )
-        if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
-            return self._copy_upsert(rows, model, connection, columns, conflict)
-        if connection.vendor == "postgresql":
-            # One statement of one array per column, whatever the number of rows:
-            # psycopg prepares it once, where executemany sends a statement per row.
-            arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
-            params = [[row[column] for row in rows] for column in COLUMNS]
-            sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {conflict}"
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                return cursor.rowcount
-        sql = (
-            f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
-            + conflict
-        )
-        params = [
-            [field.get_db_prep_save(row[field.name], connection) for field in fields]
-            for row in rows
-        ]
+        alias = router.db_for_write(model)
+        connection = connections[alias]
+        sql = _upsert_statements(model, alias)
+        postgres = connection.vendor == "postgresql"
+        if postgres and len(rows) >= COPY_THRESHOLD:
+            return self._copy_upsert(rows, model, connection, sql)
         with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
+            if len(rows) == 1:
+                # The inline path's one row: a plain VALUES statement is the cheapest.
+                cursor.execute(sql.one_row, sql.values(rows[0], connection))
+            elif postgres:
+                # One statement of one array per column, whatever the number of rows,
+                # where executemany would send a statement per row.
+                cursor.execute(sql.arrays, [[row[column] for row in rows] for column in COLUMNS])
+            else:
+                cursor.executemany(sql.one_row, [sql.values(row, connection) for row in rows])
             return cursor.rowcount
 
     def _copy_upsert(
@@ -165,8 +152,7 @@ class OrderSummaryProjection:
         rows: Sequence[Row],
         model: type[Model],
         connection: BaseDatabaseWrapper,
-        columns: str,
-        conflict: str,
+        sql: _UpsertStatements,
     ) -> int:
         """A big batch: binary COPY into a session-local staging table, then one upsert.
 
@@ -183,11 +169,51 @@ class OrderSummaryProjection:
             )
             copy_rows(cursor, model, staging, rows)
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} {conflict}"
+                f"INSERT INTO {table} ({sql.columns}) SELECT {sql.columns} FROM {staging} "
+                + sql.conflict
             )
             written = cursor.rowcount
             cursor.execute(f"TRUNCATE {staging}")
         return written
+
+
+@dataclass(frozen=True)
+class _UpsertStatements:
+    """The guarded upsert's SQL for one table on one database, built once."""
+
+    columns: str
+    conflict: str
+    one_row: str
+    arrays: str
+    fields: tuple[Field, ...]
+
+    def values(self, row: Row, connection: BaseDatabaseWrapper) -> list[Any]:
+        return [field.get_db_prep_save(row[field.name], connection) for field in self.fields]
+
+
+@functools.lru_cache(maxsize=32)
+def _upsert_statements(model: type[Model], alias: str) -> _UpsertStatements:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    fields = tuple(model._meta.get_field(column) for column in COLUMNS)
+    columns = ", ".join(quote(column) for column in COLUMNS)
+    updates = ", ".join(f"{quote(column)} = EXCLUDED.{quote(column)}" for column in COLUMNS[1:])
+    conflict = (
+        f"ON CONFLICT ({quote('order_id')}) DO UPDATE SET {updates} "
+        f"WHERE {table}.{quote('version')} < EXCLUDED.{quote('version')}"
+    )
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    return _UpsertStatements(
+        columns=columns,
+        conflict=conflict,
+        one_row=(
+            f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
+            + conflict
+        ),
+        arrays=f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {conflict}",
+        fields=fields,
+    )
 
 
 def copy_rows(cursor: CursorWrapper, model: type[Model], table: str, rows: Sequence[Row]) -> None:
