@@ -3,6 +3,8 @@
 - The dashboard read from the write tables: a ``ModelViewSet`` over ``Order`` with
   ``select_related("customer")``, an annotated item count, a ``ModelSerializer``
   and ``PageNumberPagination`` (the same filters, on the write tables).
+- The floor: an authenticated DRF view that answers ``{}`` without reading an order,
+  the most requests/s any endpoint of this stack can serve on the machine.
 - Placing an order in plain Django: the same checks' queries, the order and its
   items, in one transaction; no event log, no projection.
 """
@@ -145,3 +147,12 @@ class PlainPlaceOrderApi(APIView):
             {"success": True, "data": {"order_id": str(order.id), "version": 1}},
             status=status.HTTP_201_CREATED,
         )
+
+
+class FloorApi(APIView):
+    """``GET /bench/floor``: token auth and an empty answer, nothing else (the ceiling)."""
+
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request) -> Response:
+        return Response({})

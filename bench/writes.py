@@ -7,11 +7,13 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 
 from bench.common import Env, Figure, environment, gunicorn, log, parser, print_table, wrk
 
 ROUNDS = 5
 PER_ROUND = 300
+THREADS = 4
 
 
 def _order_inputs(count: int, seed: int = 1) -> list[tuple[int, int, list[dict]]]:
@@ -72,6 +74,54 @@ def in_process() -> tuple[float, float]:
     return statistics.median(ours), statistics.median(plain)
 
 
+def threaded(threads: int, seconds: float) -> tuple[float, float]:
+    """Orders/s from one process with ``threads`` threads, each its own connection:
+    (bus + inline projection, plain Django), each run for ``seconds``."""
+    import threading
+
+    from django.db import connection
+
+    from bench.baseline import plain_place_order
+    from orders_write.bus import dispatch
+    from orders_write.commands import Actor, OrderLine, PlaceOrder
+
+    actor = Actor(user_id=None, username="bench")
+    inputs = iter(_order_inputs(int(threads * seconds * 1000), seed=4))
+    take = threading.Lock()
+
+    def ours(customer: int, method: int, lines: list[dict]) -> None:
+        command = PlaceOrder(
+            customer_id=customer,
+            payment_method_id=method,
+            items=tuple(OrderLine(**line) for line in lines),
+        )
+        assert dispatch(command, actor=actor).success
+
+    def rate(place: Callable[[int, int, list[dict]], object]) -> float:
+        done = [0] * threads
+        stop = time.monotonic() + seconds
+
+        def worker(index: int) -> None:
+            try:
+                while time.monotonic() < stop:
+                    with take:
+                        order = next(inputs)
+                    place(*order)
+                    done[index] += 1
+            finally:
+                connection.close()
+
+        workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+        started = time.monotonic()
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join()
+        return sum(done) / (time.monotonic() - started)
+
+    return rate(ours), rate(plain_place_order)
+
+
 def lua_script(path: str, inputs: list[tuple[int, int, list[dict]]]) -> str:
     bodies = [
         json.dumps({"customer_id": c, "payment_method_id": m, "items": lines})
@@ -112,6 +162,19 @@ def measure(env: Env, seconds: float) -> list[Figure]:
             met=ours <= 1.5 * plain,
         ),
     ]
+    log(f"PlaceOrder in one process, {THREADS} threads")
+    ours_threads, plain_threads = threaded(THREADS, seconds)
+    figures.append(
+        Figure(
+            f"PlaceOrder, one process, {THREADS} threads",
+            ours_threads,
+            "orders/s",
+            plain_threads,
+            "plain Django, same threads",
+            target=">= 400 orders/s",
+            met=ours_threads >= 400,
+        )
+    )
     inputs = _order_inputs(500, seed=2)
     with tempfile.TemporaryDirectory() as tmp, gunicorn(env) as base:
         script = lua_script(f"{tmp}/place.lua", inputs)
