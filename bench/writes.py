@@ -178,6 +178,10 @@ def measure(env: Env, seconds: float) -> list[Figure]:
     inputs = _order_inputs(500, seed=2)
     with tempfile.TemporaryDirectory() as tmp, gunicorn(env) as base:
         script = lua_script(f"{tmp}/place.lua", inputs)
+        # Warm both up first: a worker's first requests import and connect, and the
+        # endpoint measured first would otherwise carry that in its p99.
+        for path in ("orders", "bench/crud/place"):
+            wrk(f"{base}/{path}", env.token, 2, connections=8, script=script)
         log("wrk POST /orders vs POST /bench/crud/place (8 connections)")
         mine = wrk(f"{base}/orders", env.token, seconds, connections=8, script=script)
         crud = wrk(f"{base}/bench/crud/place", env.token, seconds, connections=8, script=script)
