@@ -8,6 +8,7 @@ import signal
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 
 from bench.common import (
     PYTHON,
@@ -42,8 +43,9 @@ def log_read_ceiling() -> float:
     return count / (time.monotonic() - started)
 
 
-def catch_up_rate() -> tuple[float, int]:
-    """Empty the read model and its checkpoint, then time ``catch_up_projections``."""
+def catch_up_rate() -> tuple[float, int, float, float]:
+    """Empty the read model and its checkpoint, time ``projection_status`` with the whole
+    log behind, then time ``catch_up_projections``."""
     from django.db import connection
 
     from orders_write.models import Event
@@ -54,11 +56,30 @@ def catch_up_rate() -> tuple[float, int]:
             "UPDATE orders_read_projectioncheckpoint SET transaction_id = 0, position = 0"
         )
     events = Event.objects.count()
+    status_ms, count_ms = status_with_the_log_behind()
     started = time.monotonic()
     subprocess.run(
         [PYTHON, "manage.py", "catch_up_projections"], check=True, cwd=ROOT, capture_output=True
     )
-    return events / (time.monotonic() - started), events
+    return events / (time.monotonic() - started), events, status_ms, count_ms
+
+
+def status_with_the_log_behind() -> tuple[float, float]:
+    """Median ms of ``projection_status`` (what ``/health`` runs) with the checkpoint at
+    the start of the log, and of counting that whole backlog, as the lag once did."""
+    from orders_read.catchup import get_checkpoint
+    from orders_read.status import projection_status
+    from orders_write import event_log
+
+    def ms(work: Callable[[], object]) -> float:
+        started = time.perf_counter()
+        work()
+        return (time.perf_counter() - started) * 1000
+
+    pending = event_log.after(get_checkpoint("order_summary"), horizon=event_log.MAX_BIGINT)
+    status = statistics.median(ms(lambda: projection_status("order_summary")) for _ in range(5))
+    count = statistics.median(ms(pending.count) for _ in range(3))
+    return status, count
 
 
 def follower_lag(seconds: float) -> tuple[float, float, float, int]:
@@ -120,7 +141,7 @@ def measure(env: Env, seconds: float) -> list[Figure]:
     log("log read ceiling (raw COPY of the event log)")
     ceiling = statistics.median(log_read_ceiling() for _ in range(3))
     log("catch_up_projections from an empty read model")
-    rate, events = catch_up_rate()
+    rate, events, status_ms, count_ms = catch_up_rate()
     log(f"follower lag at {RATE} orders/s, inline projection off")
     worst, p99, achieved, errors = follower_lag(max(seconds * 2, 10))
     return [
@@ -132,6 +153,14 @@ def measure(env: Env, seconds: float) -> list[Figure]:
             "raw COPY read of the log",
             target=">= 20,000 events/s",
             met=rate >= 20_000,
+        ),
+        Figure(
+            f"projection_status (/health) with {events:,} events behind",
+            status_ms,
+            "ms",
+            count_ms,
+            "counting the whole backlog",
+            better="lower",
         ),
         Figure(
             f"follower lag, max (at {achieved:,.0f} orders/s, {errors} errors)",

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from config.api import error_body
 from config.openapi import REQUEST_ID_REQUEST_HEADER, REQUEST_ID_RESPONSE_HEADER
-from orders_read.status import all_statuses
+from orders_read.status import LAG_COUNT_LIMIT, all_statuses
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,9 @@ class CheckpointSerializer(serializers.Serializer):
 class ProjectionLagSerializer(serializers.Serializer):
     checkpoint = CheckpointSerializer()
     head_position = serializers.IntegerField()
-    lag_events = serializers.IntegerField()
+    lag_events = serializers.IntegerField(
+        help_text=f"Events committed after the checkpoint, counted up to {LAG_COUNT_LIMIT:,}."
+    )
     lag_seconds = serializers.FloatField()
     dead_letters = serializers.IntegerField()
 

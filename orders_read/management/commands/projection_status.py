@@ -15,7 +15,7 @@ class Command(BaseCommand):
                 style(
                     f"{status.name}: checkpoint {status.checkpoint}, "
                     f"head position {status.head_position}, "
-                    f"lag {status.lag_events} events / {status.lag_seconds:.1f} s, "
+                    f"lag {status.lag_events_text} events / {status.lag_seconds:.1f} s, "
                     f"{len(status.dead_letters)} dead letters"
                 )
             )
