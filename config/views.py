@@ -30,6 +30,9 @@ class ProjectionLagSerializer(serializers.Serializer):
     lag_events = serializers.IntegerField(
         help_text=f"Events committed after the checkpoint, counted up to {LAG_COUNT_LIMIT:,}."
     )
+    lag_events_capped = serializers.BooleanField(
+        help_text="True when more events than lag_events are behind (the count stopped)."
+    )
     lag_seconds = serializers.FloatField()
     dead_letters = serializers.IntegerField()
 

@@ -16,6 +16,8 @@ from orders_write.event_log import LogPosition
 # Lag is counted up to this many events: ``/health`` answers in about the same time
 # whether catch-up is 10 events behind or the whole log (a stalled follower).
 LAG_COUNT_LIMIT = 10_000
+# Dead letters listed by ``projection_status`` (all are counted).
+DEAD_LETTERS_LISTED = 20
 
 
 @dataclass
@@ -25,12 +27,16 @@ class ProjectionStatus:
     head_position: int
     lag_events: int
     lag_seconds: float
+    # True when more than ``lag_events`` (the limit) events are behind.
+    lag_events_capped: bool = False
+    dead_letter_count: int = 0
+    # The first ``DEAD_LETTERS_LISTED`` of them, in log order.
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
     @property
     def lag_events_text(self) -> str:
         """``lag_events`` for people: ``10000+`` when the count stopped at the limit."""
-        return f"{self.lag_events}+" if self.lag_events >= LAG_COUNT_LIMIT else str(self.lag_events)
+        return f"{self.lag_events}+" if self.lag_events_capped else str(self.lag_events)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -40,15 +46,17 @@ class ProjectionStatus:
             },
             "head_position": self.head_position,
             "lag_events": self.lag_events,
+            "lag_events_capped": self.lag_events_capped,
             "lag_seconds": round(self.lag_seconds, 3),
-            "dead_letters": len(self.dead_letters),
+            "dead_letters": self.dead_letter_count,
         }
 
 
 def projection_status(name: str, now: datetime.datetime | None = None) -> ProjectionStatus:
     """Lag: the committed events after the checkpoint, safe to read yet or not.
 
-    ``lag_events`` counts them up to ``LAG_COUNT_LIMIT``; ``lag_seconds`` is the age of
+    ``lag_events`` counts them up to ``LAG_COUNT_LIMIT`` (``lag_events_capped`` says
+    there are more); ``lag_seconds`` is the age of
     the first of them in log order, the event catch-up reads next. Both walk the
     (transaction id, position) index from the checkpoint, never the whole backlog.
     """
@@ -57,13 +65,17 @@ def projection_status(name: str, now: datetime.datetime | None = None) -> Projec
     head = event_log.head()
     pending = event_log.after(checkpoint, horizon=event_log.MAX_BIGINT)
     oldest = pending.values_list("occurred_at", flat=True).first()
+    counted = pending[: LAG_COUNT_LIMIT + 1].count()
+    dead_letters = DeadLetter.objects.filter(projection=name).order_by("position")
     return ProjectionStatus(
         name=name,
         checkpoint=checkpoint,
         head_position=head.position if head else 0,
-        lag_events=pending[:LAG_COUNT_LIMIT].count(),
+        lag_events=min(counted, LAG_COUNT_LIMIT),
+        lag_events_capped=counted > LAG_COUNT_LIMIT,
         lag_seconds=(now - oldest).total_seconds() if oldest else 0.0,
-        dead_letters=list(DeadLetter.objects.filter(projection=name)),
+        dead_letter_count=dead_letters.count(),
+        dead_letters=list(dead_letters[:DEAD_LETTERS_LISTED]),
     )
 
 

@@ -10,13 +10,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         for status in all_statuses():
-            style = self.style.SUCCESS if not status.dead_letters else self.style.WARNING
+            style = self.style.WARNING if status.dead_letter_count else self.style.SUCCESS
             self.stdout.write(
                 style(
                     f"{status.name}: checkpoint {status.checkpoint}, "
                     f"head position {status.head_position}, "
                     f"lag {status.lag_events_text} events / {status.lag_seconds:.1f} s, "
-                    f"{len(status.dead_letters)} dead letters"
+                    f"{status.dead_letter_count} dead letters"
                 )
             )
             for letter in status.dead_letters:
@@ -24,4 +24,8 @@ class Command(BaseCommand):
                     f"  #{letter.position} {letter.event_type} order {letter.stream_id}: "
                     f"{letter.attempts} attempts, last {letter.last_failed_at:%Y-%m-%d %H:%M:%S}"
                     f" UTC: {letter.error}"
+                )
+            if status.dead_letter_count > len(status.dead_letters):
+                self.stdout.write(
+                    f"  ... and {status.dead_letter_count - len(status.dead_letters)} more"
                 )
