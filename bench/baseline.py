@@ -3,8 +3,8 @@
 - The dashboard read from the write tables: a ``ModelViewSet`` over ``Order`` with
   ``select_related("customer")``, an annotated item count, a ``ModelSerializer``
   and ``PageNumberPagination`` (the same filters, on the write tables).
-- The floor: an authenticated DRF view that answers ``{}`` without reading an order,
-  the most requests/s any endpoint of this stack can serve on the machine.
+- The ceiling: an authenticated DRF view that answers ``{}`` without reading an order,
+  an upper bound for any token-authenticated DRF view under the bench's gunicorn.
 - Placing an order in plain Django: the same checks' queries, the order and its
   items, in one transaction; no event log, no projection.
 """
@@ -149,8 +149,8 @@ class PlainPlaceOrderApi(APIView):
         )
 
 
-class FloorApi(APIView):
-    """``GET /bench/floor``: token auth and an empty answer, nothing else (the ceiling)."""
+class CeilingApi(APIView):
+    """``GET /bench/ceiling``: token auth and an empty answer, nothing else."""
 
     permission_classes = [IsAuthenticated]
 

@@ -7,7 +7,7 @@ from config.urls import handler404, handler500, urlpatterns  # noqa: F401
 
 urlpatterns = [
     re_path(r"^bench/crud/orders/?$", baseline.order_list, name="crud-orders"),
-    re_path(r"^bench/floor/?$", baseline.FloorApi.as_view(), name="floor"),
+    re_path(r"^bench/ceiling/?$", baseline.CeilingApi.as_view(), name="ceiling"),
     re_path(r"^bench/crud/place/?$", baseline.PlainPlaceOrderApi.as_view(), name="crud-place"),
     *urlpatterns,
 ]
