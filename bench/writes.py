@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import statistics
@@ -11,8 +12,8 @@ from collections.abc import Callable
 
 from bench.common import Env, Figure, environment, gunicorn, log, parser, print_table, wrk
 
-ROUNDS = 5
-PER_ROUND = 300
+ROUNDS = 9
+PER_ROUND = 200
 THREADS = 4
 
 
@@ -38,40 +39,55 @@ def order_inputs(count: int, seed: int = 1) -> list[tuple[int, int, list[dict]]]
     ]
 
 
+def bus_place(customer: int, method: int, lines: list[dict]) -> None:
+    """PlaceOrder through the command bus (inline projection as configured); a rejection
+    raises, so no benchmark counts an order that was not placed."""
+    from orders_write.bus import dispatch
+    from orders_write.commands import Actor, OrderLine, PlaceOrder
+
+    command = PlaceOrder(
+        customer_id=customer,
+        payment_method_id=method,
+        items=tuple(OrderLine(**line) for line in lines),
+    )
+    result = dispatch(command, actor=Actor(user_id=None, username="bench"))
+    if not result.success:
+        raise RuntimeError(f"PlaceOrder rejected: {result}")
+
+
 def in_process() -> tuple[float, float]:
-    """Median seconds per order over alternating rounds: (bus + inline projection, plain)."""
+    """Median seconds per order over ``ROUNDS`` rounds: (bus + inline projection, plain).
+
+    Each round times ``PER_ROUND`` orders each way, the two in turns (ours first in
+    even rounds, plain first in odd ones), so drift on a shared machine hits both.
+    """
     from django.db import transaction
 
     from bench.baseline import plain_place_order
-    from orders_write.bus import dispatch
-    from orders_write.commands import Actor, OrderLine, PlaceOrder
     from orders_write.models import Order
 
-    actor = Actor(user_id=None, username="bench")
-    inputs = order_inputs(ROUNDS * PER_ROUND * 2)
-    ours, plain, plain_ids = [], [], []
+    inputs = iter(order_inputs(ROUNDS * PER_ROUND * 2))
+    plain_ids = []
+    ours = bus_place
+
+    def plain(customer: int, method: int, lines: list[dict]) -> None:
+        plain_ids.append(plain_place_order(customer, method, lines).pk)
+
+    def per_order(place: Callable[[int, int, list[dict]], None]) -> float:
+        gc.collect()  # neither side pays for the other's garbage
+        started = time.perf_counter()
+        for _ in range(PER_ROUND):
+            place(*next(inputs))
+        return (time.perf_counter() - started) / PER_ROUND
+
+    times: dict[Callable, list[float]] = {ours: [], plain: []}
     for round_ in range(ROUNDS):
-        chunk = inputs[round_ * PER_ROUND * 2 : (round_ + 1) * PER_ROUND * 2]
-        started = time.perf_counter()
-        for customer, method, lines in chunk[:PER_ROUND]:
-            result = dispatch(
-                PlaceOrder(
-                    customer_id=customer,
-                    payment_method_id=method,
-                    items=tuple(OrderLine(**line) for line in lines),
-                ),
-                actor=actor,
-            )
-            assert result.success, result
-        ours.append((time.perf_counter() - started) / PER_ROUND)
-        started = time.perf_counter()
-        for customer, method, lines in chunk[PER_ROUND:]:
-            plain_ids.append(plain_place_order(customer, method, lines).pk)
-        plain.append((time.perf_counter() - started) / PER_ROUND)
+        for place in (ours, plain) if round_ % 2 == 0 else (plain, ours):
+            times[place].append(per_order(place))
     # The baseline's orders have no events: remove them so the log stays the truth.
     with transaction.atomic():
         Order.objects.filter(pk__in=plain_ids).delete()
-    return statistics.median(ours), statistics.median(plain)
+    return statistics.median(times[ours]), statistics.median(times[plain])
 
 
 def threaded(threads: int, seconds: float) -> tuple[float, float]:
@@ -83,23 +99,11 @@ def threaded(threads: int, seconds: float) -> tuple[float, float]:
     from django.db import connection
 
     from bench.baseline import plain_place_order
-    from orders_write.bus import dispatch
-    from orders_write.commands import Actor, OrderLine, PlaceOrder
 
-    actor = Actor(user_id=None, username="bench")
     # Far more orders than the machine can place in the time: never runs dry.
     inputs = iter(order_inputs(int(threads * seconds * 1000), seed=4))
     take = threading.Lock()
-
-    def ours(customer: int, method: int, lines: list[dict]) -> None:
-        command = PlaceOrder(
-            customer_id=customer,
-            payment_method_id=method,
-            items=tuple(OrderLine(**line) for line in lines),
-        )
-        result = dispatch(command, actor=actor)
-        if not result.success:
-            raise RuntimeError(f"PlaceOrder rejected: {result}")
+    ours = bus_place
 
     def run(place: Callable[[int, int, list[dict]], object], duration: float) -> tuple[int, float]:
         done = [0] * threads
