@@ -56,15 +56,15 @@ def projection_status(name: str, now: datetime.datetime | None = None) -> Projec
     """Lag: the committed events after the checkpoint, safe to read yet or not.
 
     ``lag_events`` counts them up to ``LAG_COUNT_LIMIT`` (``lag_events_capped`` says
-    there are more); ``lag_seconds`` is the age of
-    the first of them in log order, the event catch-up reads next. Both walk the
-    (transaction id, position) index from the checkpoint, never the whole backlog.
+    there are more); ``lag_seconds`` is the age of the first of them in log order, the
+    event catch-up reads next. Both walk the (transaction id, position) index from the
+    checkpoint, never the whole backlog.
     """
     now = now or timezone.now()
     checkpoint = get_checkpoint(name)
     head = event_log.head()
     pending = event_log.after(checkpoint, horizon=event_log.MAX_BIGINT)
-    oldest = pending.values_list("occurred_at", flat=True).first()
+    next_at = pending.values_list("occurred_at", flat=True).first()
     counted = pending[: LAG_COUNT_LIMIT + 1].count()
     dead_letters = DeadLetter.objects.filter(projection=name).order_by("position")
     return ProjectionStatus(
@@ -73,7 +73,7 @@ def projection_status(name: str, now: datetime.datetime | None = None) -> Projec
         head_position=head.position if head else 0,
         lag_events=min(counted, LAG_COUNT_LIMIT),
         lag_events_capped=counted > LAG_COUNT_LIMIT,
-        lag_seconds=(now - oldest).total_seconds() if oldest else 0.0,
+        lag_seconds=(now - next_at).total_seconds() if next_at else 0.0,
         dead_letter_count=dead_letters.count(),
         dead_letters=list(dead_letters[:DEAD_LETTERS_LISTED]),
     )
