@@ -100,6 +100,7 @@ def follower_lag(seconds: float, logs: Path) -> tuple[float, float, float, int]:
     """
     from django.test import override_settings
 
+    from bench.writes import bus_place, order_inputs
     from orders_read.status import ProjectionStatus, projection_status
 
     env = dict(os.environ, LOG_LEVEL="WARNING", ORDERS_INLINE_PROJECTION="0")
@@ -119,14 +120,21 @@ def follower_lag(seconds: float, logs: Path) -> tuple[float, float, float, int]:
         processes.append(process)
         return process
 
-    def lag_until(done: Callable[[ProjectionStatus], bool], timeout: float) -> list[float]:
+    def lag_until(
+        done: Callable[[ProjectionStatus], bool], timeout: float, must: bool = False
+    ) -> list[float]:
+        """Lag samples until ``done`` or ``timeout`` (an error then if ``must``)."""
         samples, deadline = [], time.monotonic() + timeout
         while True:
             if follower.poll() is not None:
                 raise RuntimeError(f"the follower exited; see {logs / 'follower.log'}")
             status = projection_status("order_summary")
             samples.append(status.lag_seconds)
-            if done(status) or time.monotonic() > deadline:
+            if done(status):
+                return samples
+            if time.monotonic() > deadline:
+                if must:
+                    raise RuntimeError(f"timed out after {timeout:.0f} s; see {logs}")
                 return samples
             time.sleep(0.2)
 
@@ -134,8 +142,8 @@ def follower_lag(seconds: float, logs: Path) -> tuple[float, float, float, int]:
     try:
         # The follower is up and at the head once it has projected a probe order.
         with override_settings(ORDERS_INLINE_PROJECTION=False):
-            place_probe_order()
-        lag_until(lambda status: status.lag_events == 0, timeout=120)
+            bus_place(*order_inputs(1, seed=9)[0])
+        lag_until(lambda status: status.lag_events == 0, timeout=120, must=True)
         writers = [
             start(
                 f"writer-{index}",
@@ -171,17 +179,6 @@ def follower_lag(seconds: float, logs: Path) -> tuple[float, float, float, int]:
         result["seconds"] for result in results
     )
     return max(lags), p99, achieved, sum(result["errors"] for result in results)
-
-
-def place_probe_order() -> None:
-    from bench.load import order_commands
-    from orders_write.bus import dispatch
-    from orders_write.commands import Actor
-
-    (command,) = order_commands(1, seed=9)
-    result = dispatch(command, actor=Actor(user_id=None, username="bench-probe"))
-    if not result.success:
-        raise RuntimeError(f"probe order rejected: {result}")
 
 
 def measure(env: Env, seconds: float) -> list[Figure]:
