@@ -9,7 +9,8 @@ at any log size, and writes the rows with COPY on PostgreSQL. The copy is then
 caught up with the events committed meanwhile, and one transaction swaps the
 tables and sets the checkpoint (``_swap_in`` says how no committed event is left
 out, even one the inline path wrote to the old table). Interrupted at any point
-before that, the copy is dropped and the old rows keep serving.
+before that, the copy is dropped and the old rows keep serving. One rebuild of a
+projection runs at a time (``rebuild_lock``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from orders_read.catchup import DEFAULT_BATCH_SIZE, apply_batch, record_dead_letter
 from orders_read.models import DeadLetter, ProjectionCheckpoint
 from orders_read.projections import COLUMNS, OrderSummaryProjection, Row, copy_rows, evolve
+from orders_read.rebuild_lock import rebuild_lock
 from orders_write import event_log
 from orders_write.event_log import EventRecord, LogPosition
 from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
@@ -203,14 +205,28 @@ def rebuild(
 ) -> RebuildResult:
     """Replay the whole log into a copy of the projection's table, then swap it in.
 
+    Raises ``RebuildInProgress`` if another rebuild of the projection is running.
     ``set_based=False`` folds in Python even on PostgreSQL.
     """
+    connection = connections[router.db_for_write(projection.model)]
+    with rebuild_lock(connection, projection.name):
+        return _rebuild(projection, connection, batch_size, progress, set_based)
+
+
+def _rebuild(
+    projection: OrderSummaryProjection,
+    connection: BaseDatabaseWrapper,
+    batch_size: int,
+    progress: Progress | None,
+    set_based: bool,
+) -> RebuildResult:
+    """The rebuild itself, under the projection's rebuild lock."""
     started = time.monotonic()
     result = RebuildResult(projection=projection.name)
     live = projection.model
     copy = shadow_model(live)
-    connection = connections[router.db_for_write(live)]
-    _drop(connection, copy)  # left over from an interrupted rebuild
+    # Left over from an interrupted rebuild: the lock says no other rebuild uses it.
+    _drop(connection, copy)
     with connection.schema_editor() as editor:
         editor.create_model(copy)
     try:

@@ -4,10 +4,16 @@ Real threads and transactions; each step waits for a state it can see (a thread
 paused at a hook, a backend waiting for a lock), never for time to pass.
 """
 
+import io
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
 from orders_read import rebuild as rebuild_module
@@ -15,6 +21,7 @@ from orders_read.catchup import catch_up, get_checkpoint
 from orders_read.models import OrderSummary
 from orders_read.projections import order_summary
 from orders_read.rebuild import rebuild
+from orders_read.rebuild_lock import ADVISORY_LOCK_CLASS
 from orders_read.verify import find_drift
 from orders_write import event_log
 from orders_write.bus import dispatch
@@ -26,6 +33,7 @@ from tests.threads import InThread, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+ROOT = Path(__file__).resolve().parents[2]
 COPY_TABLE = OrderSummary._meta.db_table + rebuild_module.SHADOW_SUFFIX
 
 
@@ -168,3 +176,97 @@ def test_on_sqlite_the_swap_holds_every_writer_off(place, actor, monkeypatch):
     rebuild(order_summary)
 
     assert refused == ["database is locked"]
+
+
+def test_a_second_rebuild_of_a_projection_is_refused_while_one_runs(place, actor):
+    varied_history(place, actor, count=4)
+    expected = summary_rows()
+    folded, finish = threading.Event(), threading.Event()
+
+    def pause_once_folded(done, total):
+        folded.set()
+        assert finish.wait(30)
+
+    first = InThread(lambda: rebuild(order_summary, progress=pause_once_folded))
+    first.start()
+    try:
+        assert folded.wait(10)
+        with pytest.raises(CommandError, match="A rebuild of order_summary is already running"):
+            call_command("rebuild_projections", stdout=io.StringIO())
+        # The refused rebuild left the running one's copy alone.
+        assert COPY_TABLE in connection.introspection.table_names()
+    finally:
+        finish.set()
+        result = first.outcome()
+
+    assert result.rows == 4
+    assert summary_rows() == expected
+    out = io.StringIO()
+    call_command("rebuild_projections", stdout=out)
+    assert "rebuilt 4 rows" in out.getvalue()
+
+
+HOLD_THE_LOCK = """
+import sys
+
+import django
+
+django.setup()
+from django.db import connection
+
+from orders_read.rebuild_lock import rebuild_lock
+
+with rebuild_lock(connection, "order_summary"):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+def child_database_url() -> str:
+    params = connection.settings_dict
+    if connection.vendor == "postgresql":
+        return (
+            f"postgres://{params['USER']}:{params['PASSWORD'] or ''}@{params['HOST']}:"
+            f"{params['PORT']}/{params['NAME']}"
+        )
+    return f"sqlite:///{params['NAME']}"
+
+
+def rebuild_locks_held() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s",
+            [ADVISORY_LOCK_CLASS],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_the_lock_of_a_killed_rebuild_dies_with_it(place, actor):
+    varied_history(place, actor, count=2)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": child_database_url(),
+    }
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_LOCK],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        with pytest.raises(CommandError, match="A rebuild of order_summary is already running"):
+            call_command("rebuild_projections", stdout=io.StringIO())
+    finally:
+        holder.kill()  # SIGKILL: no cleanup of its own runs
+        holder.communicate(timeout=30)
+
+    if connection.vendor == "postgresql":
+        # The server ends the session once it sees the client's socket close.
+        wait_until(lambda: rebuild_locks_held() == 0)
+    out = io.StringIO()
+    call_command("rebuild_projections", stdout=out)
+    assert "rebuilt 2 rows" in out.getvalue()
