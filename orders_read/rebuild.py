@@ -7,8 +7,10 @@ should it fail (an event it cannot read), or elsewhere, Python folds the streams
 one at a time (the log is read in stream order, as tuples), so memory stays flat
 at any log size, and writes the rows with COPY on PostgreSQL. The copy is then
 caught up with the events committed meanwhile, and one transaction swaps the
-tables and sets the checkpoint. Interrupted at any point before that, the copy is
-dropped and the old rows keep serving.
+tables and sets the checkpoint (``_swap_in`` says how no committed event is left
+out, even one the inline path wrote to the old table). Interrupted at any point
+before that, the copy is dropped and the old rows keep serving. One rebuild of a
+projection runs at a time (``rebuild_lock``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from orders_read.catchup import DEFAULT_BATCH_SIZE, apply_batch, record_dead_letter
 from orders_read.models import DeadLetter, ProjectionCheckpoint
 from orders_read.projections import COLUMNS, OrderSummaryProjection, Row, copy_rows, evolve
+from orders_read.rebuild_lock import rebuild_lock
 from orders_write import event_log
 from orders_write.event_log import EventRecord, LogPosition
 from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
@@ -91,9 +94,14 @@ def _catch_up_copy(
     position: LogPosition,
     result: RebuildResult,
     batch_size: int,
+    horizon: int | None = None,
 ) -> LogPosition:
-    """Apply to the copy the safe events after ``position``; returns where it got to."""
-    for batch in event_log.iter_batches(position, batch_size):
+    """Apply to the copy the events after ``position``; returns where it got to.
+
+    ``horizon`` as in ``event_log.after``: the safe events by default, every
+    committed one with ``MAX_BIGINT``.
+    """
+    for batch in event_log.iter_batches(position, batch_size, horizon):
         apply_batch(
             projection,
             batch,
@@ -129,6 +137,65 @@ def _swap(
             editor.rename_index(live, _temporary(index), index)
 
 
+def _hold_off_inline_writes(connection: BaseDatabaseWrapper, live: type[models.Model]) -> None:
+    """Until this transaction ends, no inline write reads or writes the live table.
+
+    The inline path writes a row after its command has committed, so once the
+    writes in flight have finished, every event behind a row in the old table is
+    committed, and the copy can take it from the log. On PostgreSQL this is the
+    ACCESS EXCLUSIVE lock the swap's DROP TABLE takes anyway, taken a moment
+    earlier (readers wait a few milliseconds more). EXCLUSIVE would not do: the
+    inline path reads a row before it writes it, and a row read from the old table
+    now would carry its errors (the drift a rebuild repairs) into the new one. A
+    writer waiting for the lock looks the table up by name again once it has it,
+    so it reads and writes the new table. On SQLite the transaction began
+    IMMEDIATE (settings): it holds the write lock, and every writer waits.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"LOCK TABLE {connection.ops.quote_name(live._meta.db_table)} "
+                "IN ACCESS EXCLUSIVE MODE"
+            )
+
+
+def _swap_in(
+    projection: OrderSummaryProjection,
+    connection: BaseDatabaseWrapper,
+    copy: type[models.Model],
+    position: LogPosition,
+    result: RebuildResult,
+    batch_size: int,
+) -> LogPosition:
+    """Apply the last events to the copy and swap it in, in one transaction.
+
+    Returns the checkpoint set. On PostgreSQL the safe events (below the horizon)
+    do not include an event that a later transaction committed while an older one
+    is still open, though the inline path may already have written it to the old
+    table. So once inline writes are held off, every committed event is applied
+    too, whatever the horizon: a stream's versions commit in order (each command
+    locks its order row), and the rows remember their version, so catch-up
+    applying these events again later changes nothing. The checkpoint stays at
+    the last safe event, never past one that may still commit before it.
+    """
+    live = projection.model
+    with connection.constraint_checks_disabled(), transaction.atomic(using=connection.alias):
+        checkpoint, _ = ProjectionCheckpoint.objects.select_for_update().get_or_create(
+            name=projection.name
+        )
+        # Under the checkpoint lock no catch-up runner moves; apply the last safe events.
+        position = _catch_up_copy(projection, copy, position, result, batch_size)
+        _hold_off_inline_writes(connection, live)
+        _catch_up_copy(projection, copy, position, result, batch_size, event_log.MAX_BIGINT)
+        _swap(connection, live, copy)
+        checkpoint.transaction_id, checkpoint.position = position
+        checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])
+        DeadLetter.objects.filter(projection=projection.name).delete()
+        for event, error in result.failures:
+            record_dead_letter(projection.name, event, error)
+    return position
+
+
 def rebuild(
     projection: OrderSummaryProjection,
     *,
@@ -138,14 +205,28 @@ def rebuild(
 ) -> RebuildResult:
     """Replay the whole log into a copy of the projection's table, then swap it in.
 
+    Raises ``RebuildInProgress`` if another rebuild of the projection is running.
     ``set_based=False`` folds in Python even on PostgreSQL.
     """
+    connection = connections[router.db_for_write(projection.model)]
+    with rebuild_lock(connection, projection.name):
+        return _rebuild(projection, connection, batch_size, progress, set_based)
+
+
+def _rebuild(
+    projection: OrderSummaryProjection,
+    connection: BaseDatabaseWrapper,
+    batch_size: int,
+    progress: Progress | None,
+    set_based: bool,
+) -> RebuildResult:
+    """The rebuild itself, under the projection's rebuild lock."""
     started = time.monotonic()
     result = RebuildResult(projection=projection.name)
     live = projection.model
     copy = shadow_model(live)
-    connection = connections[router.db_for_write(live)]
-    _drop(connection, copy)  # left over from an interrupted rebuild
+    # Left over from an interrupted rebuild: the lock says no other rebuild uses it.
+    _drop(connection, copy)
     with connection.schema_editor() as editor:
         editor.create_model(copy)
     try:
@@ -182,20 +263,7 @@ def rebuild(
             if connection.vendor == "postgresql":
                 editor.execute("RESET maintenance_work_mem")
         position = _catch_up_copy(projection, copy, end, result, batch_size)
-
-        with connection.constraint_checks_disabled(), transaction.atomic(using=connection.alias):
-            checkpoint, _ = ProjectionCheckpoint.objects.select_for_update().get_or_create(
-                name=projection.name
-            )
-            # Under the checkpoint lock no catch-up runner moves; apply the last events.
-            position = _catch_up_copy(projection, copy, position, result, batch_size)
-            _swap(connection, live, copy)
-            checkpoint.transaction_id, checkpoint.position = position
-            checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])
-            DeadLetter.objects.filter(projection=projection.name).delete()
-            for event, error in result.failures:
-                record_dead_letter(projection.name, event, error)
-        result.checkpoint = position
+        result.checkpoint = _swap_in(projection, connection, copy, position, result, batch_size)
     except BaseException:
         _drop(connection, copy)
         raise

@@ -6,13 +6,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orders_read.projections import PROJECTIONS
 from orders_read.rebuild import rebuild
+from orders_read.rebuild_lock import RebuildInProgress
 
 
 class Command(BaseCommand):
     help = (
         "Rebuild projections from the whole event log with zero downtime: the old rows "
         "keep serving until one atomic switch; events committed meanwhile are included; "
-        "an interrupted rebuild leaves the old rows in place."
+        "an interrupted rebuild leaves the old rows in place. A second rebuild of the same "
+        "projection while one runs is refused."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -35,11 +37,14 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be at least 1")
         for name in options["projection"] or sorted(PROJECTIONS):
             self._started = time.monotonic()
-            result = rebuild(
-                PROJECTIONS[name],
-                batch_size=batch_size,
-                progress=self._progress if self.stdout.isatty() else None,
-            )
+            try:
+                result = rebuild(
+                    PROJECTIONS[name],
+                    batch_size=batch_size,
+                    progress=self._progress if self.stdout.isatty() else None,
+                )
+            except RebuildInProgress as error:
+                raise CommandError(str(error)) from error
             if self.stdout.isatty():
                 self.stdout.write("")
             rate = result.events / result.seconds if result.seconds else 0.0
