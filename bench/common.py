@@ -1,4 +1,4 @@
-"""What every benchmark shares: a throwaway PostgreSQL, the seed, gunicorn, wrk, the table."""
+"""What every benchmark shares: a throwaway PostgreSQL, the demo data, gunicorn, wrk, the table."""
 
 from __future__ import annotations
 

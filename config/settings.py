@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's assets, served locally (no CDN)
     "orders_write",
     "orders_read",
+    "demo",  # seed_demo and the bulk loader: tooling, imported by neither side
 ]
 
 MIDDLEWARE = [

@@ -4,11 +4,22 @@ from collections.abc import Sequence
 
 from orders_write.commands import OrderLine
 from orders_write.errors import CommandRejected, ErrorCode
-from orders_write.models import ALLOWED_TRANSITIONS
+from orders_write.models import ALLOWED_TRANSITIONS, Customer, Product
 
 MAX_ORDER_TOTAL_CENTS = 100_000_000  # $1,000,000
 MAX_LINES_PER_ORDER = 100
 MAX_QUANTITY_PER_LINE = 10_000
+
+
+def check_customer_can_order(status: str, *, payment_method_usable: bool) -> None:
+    """A suspended customer cannot order; the payment method must be theirs and enabled."""
+    if status == Customer.Status.SUSPENDED:
+        raise CommandRejected(ErrorCode.ACCOUNT_SUSPENDED, "Account suspended")
+    if not payment_method_usable:
+        raise CommandRejected(
+            ErrorCode.PAYMENT_METHOD_INVALID,
+            "Payment method not found, disabled, or not the customer's",
+        )
 
 
 def check_lines(lines: Sequence[OrderLine]) -> None:
@@ -38,6 +49,24 @@ def check_lines(lines: Sequence[OrderLine]) -> None:
                 ErrorCode.INVALID_QUANTITY,
                 f"Quantity must be a whole number from 1 to {MAX_QUANTITY_PER_LINE}",
             )
+
+
+def check_catalog_line(line: OrderLine, product: Product | None) -> None:
+    """The line's product exists and is for sale; a client price, if sent, is the catalog's.
+
+    Prices come from the catalog: a client price is only ever compared, never used.
+    """
+    if product is None:
+        raise CommandRejected(ErrorCode.PRODUCT_NOT_FOUND, f"Product {line.product_id} not found")
+    if not product.is_available:
+        raise CommandRejected(
+            ErrorCode.PRODUCT_UNAVAILABLE, f"Product {product.sku} is not available"
+        )
+    if line.price_cents is not None and line.price_cents != product.price_cents:
+        raise CommandRejected(
+            ErrorCode.PRICE_MISMATCH,
+            f"Product {product.sku} costs {product.price_cents} cents, not {line.price_cents}",
+        )
 
 
 def check_order_total(total_cents: int) -> None:

@@ -132,7 +132,7 @@ class PlaceOrderApi(CommandApi):
     def run(self, command: object, actor: Actor) -> Response:
         result = dispatch(command, actor=actor)
         if result.success:
-            # The seed's strategy 1: enough for the UI to show the order at once,
+            # The optimistic response: enough for the UI to show the order at once,
             # marked as estimated until the read model reflects this version.
             result.data["_estimated_fields"] = True
         return command_response(result, success_status=self.success_status)
