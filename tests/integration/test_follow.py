@@ -469,12 +469,12 @@ def test_a_session_replaced_behind_the_followers_back_is_handled_as_lost(
 PG_RESTART = os.environ.get("ORDERS_TEST_PG_RESTART")
 
 
-@postgres_only("a PostgreSQL server restart")
 @pytest.mark.skipif(
     not PG_RESTART,
     reason="ORDERS_TEST_PG_RESTART (a command that restarts the test server) is not set; "
     ".ci/run sets it",
 )
+@postgres_only("a PostgreSQL server restart")
 def test_the_follower_recovers_from_a_server_restart(place, settings):
     settings.ORDERS_INLINE_PROJECTION = False
     passes = Passes()
