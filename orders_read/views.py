@@ -63,7 +63,8 @@ _HIGH_VALUE = OpenApiParameter(
 )
 _CUSTOMER_EMAIL = OpenApiParameter(
     "customer_email",
-    {"type": "string", "maxLength": 254},
+    # No NUL: Django refuses it (PostgreSQL cannot hold one in a text value).
+    {"type": "string", "maxLength": 254, "pattern": "^[^\\x00]*$"},
     description="Exactly this customer email.",
 )
 _LIST_PARAMETERS = [
