@@ -199,16 +199,14 @@ def wait_until_healthy(served: Served, process: subprocess.Popen, log: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, django_db_setup, django_db_blocker) -> Iterator[Served]:
+def served(tmp_path_factory, django_db_setup) -> Iterator[Served]:
     """gunicorn (1 worker, 2 threads) behind nginx on the test database, as `make serve-proxy`."""
     run_dir = tmp_path_factory.mktemp("proxy")
     log = run_dir / "serve-proxy.log"
-    with django_db_blocker.unblock():
-        database_url = database_url_for_subprocess()
     served = Served(port=free_port(), gunicorn_socket=run_dir / "gunicorn.sock")
     environment = {
         **os.environ,
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": database_url_for_subprocess(),  # created by django_db_setup
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "LOG_LEVEL": "WARNING",
