@@ -50,9 +50,7 @@ HEALTH_DETAILS_PERMISSION = "orders_read.view_ordersummary"
 class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok"])
     database = serializers.ChoiceField(
-        choices=["ok", "error"],
-        required=False,
-        help_text=f"With `{HEALTH_DETAILS_PERMISSION}`, and in every 503.",
+        choices=["ok"], required=False, help_text=f"With `{HEALTH_DETAILS_PERMISSION}`."
     )
     projections = serializers.DictField(
         child=ProjectionLagSerializer(),
