@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run serve test lint format bench clean
+.PHONY: install run serve serve-proxy test lint format bench clean
 
 # Re-install only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -23,11 +23,21 @@ run: install
 # Threads, so a read that waits for the projection (min_version) does not hold a worker.
 WORKERS ?= 3
 THREADS ?= 4
+GUNICORN = $(BIN)/gunicorn config.wsgi --workers $(WORKERS) --worker-class gthread --threads $(THREADS)
 serve: install
 	@test -n "$$SECRET_KEY" || { echo "Set SECRET_KEY to serve with DEBUG off"; exit 1; }
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers $(WORKERS) \
-		--worker-class gthread --threads $(THREADS)
+	$(GUNICORN) --bind 127.0.0.1:$(PORT)
+
+# The same gunicorn behind nginx (deploy/nginx.conf; Debian's nginx package), as in
+# production: nginx on PORT reads requests and responses whole, so slow clients never
+# hold a gunicorn thread, and serves the static files; gunicorn listens on a unix socket
+# in PROXY_RUN_DIR (default: a new temporary directory, which also holds nginx's logs).
+serve-proxy: install
+	@test -n "$$SECRET_KEY" || { echo "Set SECRET_KEY to serve with DEBUG off"; exit 1; }
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	PORT=$(PORT) deploy/serve-proxy $(GUNICORN)
 
 # Benchmarks on a throwaway PostgreSQL (see README, Performance). ORDERS=20000 for a quick look.
 ORDERS ?= 1000000

@@ -56,6 +56,10 @@ NOT_AUTHENTICATED = error_response(
     ["NOT_AUTHENTICATED", "AUTHENTICATION_FAILED"],
     "No credentials, or bad ones.",
 )
+# For an endpoint that also answers anonymous callers: only bad credentials are an error.
+BAD_CREDENTIALS = error_response(
+    "BadCredentialsError", ["AUTHENTICATION_FAILED"], "Bad credentials (a wrong token)."
+)
 PERMISSION_DENIED = error_response(
     "PermissionDeniedError",
     ["PERMISSION_DENIED"],

@@ -6,6 +6,10 @@ safe characters; a proxy or a client's own tracing id), otherwise makes one. It 
 so ``config.api.actor_for`` reads it into the command's actor and from there into
 the event metadata) and a context variable that ``RequestIdFilter`` adds to every log
 record emitted while the request runs, including the on-commit projection's.
+
+The access line holds what the client sent (the method and the decoded path), so a
+``%0d%0a`` in a path would end the line and start an invented one, with any request
+id. ``loggable`` escapes such values into a single token.
 """
 
 from __future__ import annotations
@@ -45,6 +49,17 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+def loggable(value: str) -> str:
+    """``value`` as one token of a log line, with backslash escapes for what could break it.
+
+    Control characters (CR, LF and every other C0 and C1 one), every non-ASCII
+    character (Unicode has line separators of its own) and the backslash become
+    Python escapes, as in Django's own ``django.request`` lines; the space becomes
+    ``\\x20`` so a value cannot add fields to the line either.
+    """
+    return value.encode("unicode_escape").decode("ascii").replace(" ", "\\x20")
+
+
 class RequestIdMiddleware:
     """Give each request an id, return it in ``X-Request-ID`` and log one access line."""
 
@@ -62,8 +77,8 @@ class RequestIdMiddleware:
             # The path without the query string: filters can carry personal data.
             access_logger.info(
                 "%s %s %s %.0fms",
-                request.method,
-                request.path,
+                loggable(request.method or ""),
+                loggable(request.path),
                 response.status_code,
                 (time.monotonic() - started) * 1000,
             )

@@ -7,6 +7,12 @@ Environment variables:
 - ``SECRET_KEY``: required to serve with ``DEBUG`` off (the WSGI entry point checks).
 - ``DEBUG``: ``1``/``true`` to enable; off by default.
 - ``ALLOWED_HOSTS``: comma-separated (default ``127.0.0.1,localhost``).
+- ``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``, ``SECURE_HSTS_INCLUDE_SUBDOMAINS``,
+  ``SECURE_HSTS_PRELOAD``, ``SESSION_COOKIE_SECURE``, ``CSRF_COOKIE_SECURE``: Django's
+  settings of those names, all off by default (plain http on 127.0.0.1).
+- ``SECURE_PROXY_SSL_HEADER``: the header a TLS-ending proxy sets to ``https``, e.g.
+  ``X-Forwarded-Proto`` (unset: no header is trusted).
+- ``CSRF_TRUSTED_ORIGINS``: comma-separated origins, e.g. ``https://orders.example.com``.
 - ``ORDERS_INLINE_PROJECTION``: ``0`` to stop projecting events right after each
   commit (the catch-up path then keeps the read model current).
 - ``ORDERS_IDEMPOTENCY_KEY_TTL``: seconds an ``Idempotency-Key`` is remembered (86400).
@@ -33,17 +39,42 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_list(name: str, default: str) -> list[str]:
+    """Read a comma-separated environment variable as a list, blanks dropped."""
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def proxy_ssl_header(header: str) -> tuple[str, str] | None:
+    """``X-Forwarded-Proto`` -> ``("HTTP_X_FORWARDED_PROTO", "https")``; "" -> None."""
+    if not header.strip():
+        return None
+    return ("HTTP_" + header.strip().upper().replace("-", "_"), "https")
+
+
 DEBUG = env_bool("DEBUG", default=False)
 
 # The default key is for local use only: config/wsgi.py refuses to serve with it
 # unless DEBUG is on, and `manage.py check --deploy` flags it.
 SECRET_KEY = os.environ.get("SECRET_KEY") or "django-insecure-local-development-only"
 
-ALLOWED_HOSTS = [
-    host.strip()
-    for host in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
-    if host.strip()
-]
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default="127.0.0.1,localhost")
+
+# HTTPS. Everything is off by default, so `make run` and `make serve` work over plain
+# http on 127.0.0.1; behind TLS turn each on (`manage.py check --deploy` names any left
+# off). HSTS is a promise browsers remember for SECURE_HSTS_SECONDS: start small.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=False)
+# The header that tells Django the client came over https, for a proxy that ends TLS.
+# Unset by default: only a proxy that sets (never passes on) the header may be trusted
+# with it, or any client could claim https (deploy/nginx.conf sets X-Forwarded-Proto).
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+# Origins (scheme and host) whose unsafe requests (the admin's forms) are trusted besides
+# the request's own host, e.g. `https://orders.example.com` behind a proxy.
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

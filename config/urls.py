@@ -8,7 +8,7 @@ from config import views
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
-    re_path(r"^health/?$", views.health, name="health"),
+    re_path(r"^health/?$", views.HealthView.as_view(), name="health"),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # The read routes first: /orders/dashboard is not an order id.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -32,6 +33,15 @@ def postgres_only(reason: str) -> pytest.MarkDecorator:
 requires_postgres = postgres_only(
     "row locks under concurrent transactions (SQLite serializes writers)"
 )
+
+
+def database_url_for_subprocess() -> str:
+    """The test database as a ``DATABASE_URL``, for a server the test runs in a subprocess."""
+    params = connection.settings_dict
+    if connection.vendor == "postgresql":
+        credentials = f"{quote(params['USER'], safe='')}:{quote(params['PASSWORD'] or '', safe='')}"
+        return f"postgres://{credentials}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
+    return f"sqlite:///{params['NAME']}"
 
 
 class RunsCommitHooks:

@@ -165,14 +165,6 @@ def test_dashboard_needs_authentication(db):
     assert response.status_code == 401
 
 
-def test_health(client, db):
-    response = client.get("/health")
-    assert response.status_code == 200
-    body = response.json()
-    assert (body["status"], body["database"]) == ("ok", "ok")
-    assert body["projections"]["order_summary"]["lag_events"] == 0
-
-
 def test_rows_match_the_write_side(api_client, history):
     for order in history:
         order.refresh_from_db()

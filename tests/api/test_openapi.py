@@ -75,7 +75,10 @@ def test_authentication_schemes_and_statuses(schema):
     assert schemes["cookieAuth"]["in"] == "cookie"
     for _, path, operation in operations(schema):
         if path == "/health":
-            assert operation["security"] == [{}]
+            # Anonymous callers get the status; bad credentials are the only 401.
+            assert operation["security"] == [{"tokenAuth": []}, {"cookieAuth": []}, {}]
+            assert codes_of(schema, operation, 401) == {"AUTHENTICATION_FAILED"}
+            assert "403" not in operation["responses"]
             continue
         assert operation["security"] == [{"tokenAuth": []}, {"cookieAuth": []}]
         assert codes_of(schema, operation, 401) == {"NOT_AUTHENTICATED", "AUTHENTICATION_FAILED"}

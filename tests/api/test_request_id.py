@@ -1,8 +1,11 @@
 """Request ids: echoed in X-Request-ID, on the log lines, in the event metadata."""
 
+import io
 import logging
+from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from config.request_id import MAX_REQUEST_ID_LENGTH, RequestIdFilter
@@ -98,3 +101,55 @@ def test_djangos_own_log_line_for_an_error_answer_carries_the_id(db, caplog):
     (record,) = [r for r in caplog.records if r.name == "django.request"]
     assert record.getMessage() == "Unauthorized: /orders/dashboard"
     assert record.request_id == "denied-1"
+
+
+FORGED_LINE = "INFO config.requests [forged-1] POST /orders 201 3ms"
+
+
+@pytest.fixture
+def log_output(caplog):
+    """What the server's log format writes for the access and ``django.request`` loggers."""
+    output = io.StringIO()
+    handler = logging.StreamHandler(output)
+    handler.setFormatter(logging.Formatter(settings.LOGGING["formatters"]["plain"]["format"]))
+    handler.addFilter(RequestIdFilter())
+    loggers = [logging.getLogger(name) for name in ("config.requests", "django.request")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="config.requests"):
+            yield output
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize(
+    ("line_break", "escaped"),
+    [("\r\n", r"\r\n"), ("\n", r"\n"), ("\r", r"\r"), ("\x85", r"\x85"), ("\u2028", r"\u2028")],
+    ids=["CRLF", "LF", "CR", "NEL", "LINE SEPARATOR"],
+)
+def test_a_line_break_in_the_path_cannot_forge_a_log_line(log_output, line_break, escaped):
+    """The decoded path is logged escaped: one request, one line, whatever the path holds."""
+    path = quote(f"/health{line_break}{FORGED_LINE}")
+
+    response = APIClient().get(path, HTTP_X_REQUEST_ID="real-1")
+
+    assert response.status_code == 404
+    lines = log_output.getvalue().splitlines()  # every separator a log reader honours
+    # The access line and Django's "Not Found" line, each whole and under the real id.
+    assert len(lines) == 2, lines
+    assert all(" [real-1] " in line for line in lines)
+    (access,) = [line for line in lines if " INFO config.requests [real-1] " in line]
+    forged_escaped = FORGED_LINE.replace(" ", r"\x20")
+    assert f"[real-1] GET /health{escaped}{forged_escaped} 404 " in access
+
+
+def test_the_method_is_logged_escaped_too(log_output):
+    """A WSGI server may pass on any method token; the test client passes anything."""
+    APIClient().generic("GET\nINFO", "/health", HTTP_X_REQUEST_ID="real-2")
+
+    lines = log_output.getvalue().splitlines()
+    assert all(" [real-2] " in line for line in lines), lines
+    (access,) = [line for line in lines if " INFO config.requests [real-2] " in line]
+    assert r"[real-2] GET\nINFO /health 405 " in access
