@@ -15,11 +15,11 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from orders_read.catchup import catch_up, get_checkpoint
-from orders_read.follower import Follower
+from orders_read.engine.catchup import catch_up, get_checkpoint
+from orders_read.engine.follower import Follower
+from orders_read.engine.status import projection_status
 from orders_read.models import OrderSummary
-from orders_read.projections import order_summary
-from orders_read.status import projection_status
+from orders_read.order_summary.projection import order_summary
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, OrderLine, PlaceOrder
 from orders_write.models import Event
@@ -273,7 +273,7 @@ def test_the_follower_survives_losing_the_database(place, settings, monkeypatch)
     """A restart or failover is a pause, not the end of catch-up."""
     from django.db import OperationalError
 
-    from orders_read import follower as follower_module
+    from orders_read.engine import follower as follower_module
 
     settings.ORDERS_INLINE_PROJECTION = False
     real_catch_up_all = follower_module.catch_up_all

@@ -6,11 +6,12 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from orders_read import rebuild as rebuild_module
-from orders_read.catchup import get_checkpoint
+from orders_read.engine import rebuild as rebuild_module
+from orders_read.engine.catchup import get_checkpoint
+from orders_read.engine.rebuild import rebuild
 from orders_read.models import DeadLetter, OrderSummary
-from orders_read.projections import order_summary
-from orders_read.rebuild import rebuild
+from orders_read.order_summary import projection as summary_projection
+from orders_read.order_summary.projection import order_summary
 from orders_write import event_log
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder
@@ -95,14 +96,14 @@ def test_events_committed_during_the_rebuild_are_in_the_result(
 
 def test_a_poison_event_during_rebuild_is_dead_lettered(place, actor, monkeypatch):
     orders = varied_history(place, actor, count=3)
-    real_evolve = rebuild_module.evolve
+    real_evolve = summary_projection.evolve
 
     def evolve(row, event):
         if event.stream_id == orders[1].id:
             raise ValueError("poison")
         return real_evolve(row, event)
 
-    monkeypatch.setattr(rebuild_module, "evolve", evolve)
+    monkeypatch.setattr(summary_projection, "evolve", evolve)
     result = rebuild(order_summary, set_based=False)
 
     assert len(result.failures) == 2  # placed + approved

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from django.db import DatabaseError, connection
 
-from orders_read.catchup import DEFAULT_BATCH_SIZE, PassResult, catch_up_all
+from orders_read.engine.catchup import DEFAULT_BATCH_SIZE, PassResult, catch_up_all
 from orders_write.event_log import NOTIFY_CHANNEL
 
 logger = logging.getLogger(__name__)
