@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from orders_read import models
 from orders_read.engine import rebuild as rebuild_module
 from orders_read.engine.catchup import get_checkpoint
 from orders_read.engine.rebuild import rebuild
@@ -188,3 +189,28 @@ def test_an_event_the_set_based_fold_cannot_read_falls_back_to_python(place, act
     assert set(DeadLetter.objects.values_list("stream_id", flat=True)) == {orders[1].id}
     assert not OrderSummary.objects.filter(pk=orders[1].id).exists()
     assert OrderSummary.objects.count() == 2
+
+
+@pytest.fixture
+def display_order_reversed():
+    """``DASHBOARD_FIELDS`` in the opposite order, as if reordered for display."""
+    fields = models.DASHBOARD_FIELDS
+    shown = list(fields)
+    fields.reverse()  # in place: every module holding the list sees the new order
+    yield
+    fields[:] = shown
+
+
+@pytest.mark.parametrize("set_based", [True, False], ids=["set-based", "python"])
+def test_the_display_order_of_the_fields_changes_nothing_a_rebuild_writes(
+    place, actor, set_based, display_order_reversed
+):
+    varied_history(place, actor, count=8)
+    inline = summary_rows()
+    OrderSummary.objects.all().delete()
+
+    result = rebuild(order_summary, set_based=set_based)
+
+    assert summary_rows() == inline
+    expected = "sql" if set_based and connection.vendor == "postgresql" else "python"
+    assert result.method == expected
