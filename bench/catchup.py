@@ -70,8 +70,8 @@ def status_with_the_log_behind() -> tuple[float, float]:
     """Median ms of ``projection_status`` (what ``/health`` runs) with the checkpoint at
     the start of the log, against the way it once asked: COUNT and MIN over the backlog."""
     from django.db.models import Min
-    from orders_read.catchup import get_checkpoint
-    from orders_read.status import projection_status
+    from orders_read.engine.catchup import get_checkpoint
+    from orders_read.engine.status import projection_status
 
     from orders_write import event_log
 
@@ -99,7 +99,7 @@ def follower_lag(seconds: float, logs: Path) -> tuple[float, float, float, int]:
     the load and until the follower has caught up. The processes' stderr goes to ``logs``.
     """
     from django.test import override_settings
-    from orders_read.status import ProjectionStatus, projection_status
+    from orders_read.engine.status import ProjectionStatus, projection_status
 
     from bench.writes import bus_place, order_inputs
 
