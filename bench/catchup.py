@@ -70,9 +70,9 @@ def status_with_the_log_behind() -> tuple[float, float]:
     """Median ms of ``projection_status`` (what ``/health`` runs) with the checkpoint at
     the start of the log, against the way it once asked: COUNT and MIN over the backlog."""
     from django.db.models import Min
+
     from orders_read.engine.catchup import get_checkpoint
     from orders_read.engine.status import projection_status
-
     from orders_write import event_log
 
     def ms(work: Callable[[], object]) -> float:
@@ -99,9 +99,9 @@ def follower_lag(seconds: float, logs: Path) -> tuple[float, float, float, int]:
     the load and until the follower has caught up. The processes' stderr goes to ``logs``.
     """
     from django.test import override_settings
-    from orders_read.engine.status import ProjectionStatus, projection_status
 
     from bench.writes import bus_place, order_inputs
+    from orders_read.engine.status import ProjectionStatus, projection_status
 
     env = dict(os.environ, LOG_LEVEL="WARNING", ORDERS_INLINE_PROJECTION="0")
     processes: list[subprocess.Popen] = []

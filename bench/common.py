@@ -1,4 +1,4 @@
-"""What every benchmark shares: a throwaway PostgreSQL, the seed, gunicorn, wrk, the table."""
+"""What every benchmark shares: a throwaway PostgreSQL, the demo data, gunicorn, wrk, the table."""
 
 from __future__ import annotations
 
@@ -139,8 +139,13 @@ def environment(orders: int) -> Iterator[Env]:
 
 
 @contextlib.contextmanager
-def gunicorn(env: Env, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """gunicorn (``WORKERS`` sync workers, DEBUG off) on a loopback port; yields its URL."""
+def gunicorn(
+    env: Env, extra_env: dict[str, str] | None = None, threads: int | None = None
+) -> Iterator[str]:
+    """gunicorn (``WORKERS`` workers, DEBUG off) on a loopback port; yields its URL.
+
+    Sync workers, or ``threads`` threads each (gthread, as ``make serve`` runs it).
+    """
     port = free_port()
     process_env = dict(
         os.environ,
@@ -152,7 +157,15 @@ def gunicorn(env: Env, extra_env: dict[str, str] | None = None) -> Iterator[str]
         **(extra_env or {}),
     )
     process = subprocess.Popen(
-        [GUNICORN, "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS)],
+        [
+            GUNICORN,
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(WORKERS),
+            *(["--worker-class", "gthread", "--threads", str(threads)] if threads else []),
+        ],
         env=process_env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -40,6 +40,45 @@ _CODES: list[tuple[type[exceptions.APIException], str]] = [
 ]
 
 
+# An error body never grows with the input: at most this many messages in
+# ``details``, and no key or message longer than MAX_ERROR_TEXT characters.
+MAX_ERROR_MESSAGES = 10
+MAX_ERROR_TEXT = 200
+
+
+def _clip(text: Any) -> Any:
+    """A key or message cut to MAX_ERROR_TEXT characters (an int key stays as it is)."""
+    if isinstance(text, str) and len(text) > MAX_ERROR_TEXT:
+        return text[: MAX_ERROR_TEXT - 1] + "…"
+    return text
+
+
+def capped_details(details: Any) -> tuple[Any, int]:
+    """DRF's error details keeping only the first MAX_ERROR_MESSAGES messages, clipped;
+    and how many messages there were in all.
+
+    Details echo the input's shape: one entry per unknown field (named by the client,
+    at any length), one per bad line, messages that quote the value. Without a cap a
+    large bad request got an answer larger still. The shape is kept (field ->
+    messages, nested for lines), so the kept entries read as before.
+    """
+    total = 0
+
+    def cap(node: Any) -> Any:
+        """``node`` with what still fits, or None when nothing of it does."""
+        nonlocal total
+        if isinstance(node, dict):
+            kept = {_clip(key): cap(value) for key, value in node.items()}
+            return {key: value for key, value in kept.items() if value is not None} or None
+        if isinstance(node, list):
+            return [value for value in map(cap, node) if value is not None] or None
+        total += 1
+        return _clip(str(node)) if total <= MAX_ERROR_MESSAGES else None
+
+    kept = cap(details)
+    return (kept if kept is not None else {}), total
+
+
 def error_body(code: str, error: str, details: Any = None) -> dict[str, Any]:
     """The one error shape: ``{"success": false, "error", "code"}`` (+ ``details``)."""
     body: dict[str, Any] = {"success": False, "error": error, "code": code}
@@ -63,9 +102,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     code = next((code for cls, code in _CODES if isinstance(exc, cls)), "ERROR")
     if isinstance(exc, exceptions.ValidationError):
-        response.data = error_body(code, "Invalid input", details=response.data)
+        details, count = capped_details(response.data)
+        error = "Invalid input"
+        if count > MAX_ERROR_MESSAGES:
+            error += f": {count} problems, the first {MAX_ERROR_MESSAGES} in details"
+        response.data = error_body(code, error, details=details)
     else:
-        response.data = error_body(code, str(exc.detail))
+        # Clipped: some messages quote the request (a 415 names its content type).
+        response.data = error_body(code, _clip(str(exc.detail)))
     return response
 
 

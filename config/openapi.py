@@ -13,6 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from config.api import MAX_ERROR_MESSAGES
 from config.request_id import MAX_REQUEST_ID_LENGTH, REQUEST_ID_HEADER
 
 
@@ -30,7 +31,8 @@ def error_response(name: str, codes: Sequence[str], description: str) -> OpenApi
                 ),
                 "details": serializers.DictField(
                     required=False,
-                    help_text="Malformed input only: the messages per field.",
+                    help_text="Malformed input only: the messages per field (the first "
+                    f"{MAX_ERROR_MESSAGES}; `error` then says how many there were).",
                 ),
             },
         ),
@@ -67,7 +69,8 @@ REQUEST_TOO_LARGE = error_response(
 UNSUPPORTED_MEDIA_TYPE = error_response(
     "UnsupportedMediaTypeError",
     ["UNSUPPORTED_MEDIA_TYPE"],
-    "A body that is not `application/json`. Nothing was written.",
+    "A body that is not `application/json`, or names a `charset` other than `utf-8`. "
+    "Nothing was written.",
 )
 QUERY_VALIDATION_ERROR = error_response(
     "QueryValidationError",

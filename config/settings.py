@@ -12,6 +12,8 @@ Environment variables:
 - ``ORDERS_IDEMPOTENCY_KEY_TTL``: seconds an ``Idempotency-Key`` is remembered (86400).
 - ``ORDERS_IDEMPOTENCY_WAIT_MS``: how long a request waits for a concurrent one with
   the same key before answering 409 (5000).
+- ``ORDERS_MAX_WAITING_READS``: reads per process that may wait for the read model at
+  once (2); past that a read answers at once, marked stale.
 """
 
 import datetime
@@ -57,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's assets, served locally (no CDN)
     "orders_write",
     "orders_read",
+    "demo",  # seed_demo and the bulk loader: tooling, imported by neither side
 ]
 
 MIDDLEWARE = [
@@ -183,6 +186,9 @@ ORDERS_IDEMPOTENCY_KEY_TTL = datetime.timedelta(
 # How long a request waits for a concurrent one with the same key to finish (and then
 # replays its answer) before answering 409 IDEMPOTENCY_KEY_IN_PROGRESS (PostgreSQL).
 ORDERS_IDEMPOTENCY_WAIT_MS = int(os.environ.get("ORDERS_IDEMPOTENCY_WAIT_MS", 5000))
+# How many reads per process may wait for the read model (``?min_version=N&wait=MS``) at
+# once; each holds a server thread. Past that, a read answers at once, marked stale.
+ORDERS_MAX_WAITING_READS = int(os.environ.get("ORDERS_MAX_WAITING_READS", 2))
 
 LOGGING = {
     "version": 1,

@@ -5,33 +5,38 @@ import datetime
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema_field
 
 from orders_read.models import OrderSummary
+from orders_read.timestamps import ACCEPTED, parse_timestamp
 from orders_write.models import OrderStatus
 
 
-class UTCDateTimeField(forms.DateTimeField):
-    """A date-time, converted to UTC before it reaches the database.
+class TimestampField(forms.Field):
+    """A date or a date-time with its offset, strictly (``orders_read.timestamps``), in UTC.
 
-    Python takes UTC offsets up to ±23:59, PostgreSQL only up to ±15:59 (a 500 on
-    ``2026-01-01T00:00+23:00``), and an offset near year 1 or 9999 can leave the
-    calendar when converted (a 500 on SQLite): here both are a UTC value or a 400.
+    Not ``forms.DateTimeField``: its input formats read ``12/02/2026`` as December 2nd
+    and take a date-time without a zone as the server's.
     """
 
-    def to_python(self, value: object) -> datetime.datetime | None:
-        result = super().to_python(value)
-        if result is None:
+    def to_python(self, value: str | None) -> datetime.datetime | None:
+        if value in self.empty_values:
             return None
         try:
-            return result.astimezone(datetime.UTC)
-        except OverflowError:
-            raise ValidationError(
-                "Enter a date-time within years 1 to 9999 in UTC.", code="invalid"
-            ) from None
+            return parse_timestamp(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc), code="invalid") from None
 
 
-class UTCDateTimeFilter(django_filters.DateTimeFilter):
-    field_class = UTCDateTimeField
+@extend_schema_field(
+    {
+        "type": "string",
+        "anyOf": [{"format": "date"}, {"format": "date-time"}],
+        "description": f"Accepted: {ACCEPTED}. Anything else is a 400.",
+    }
+)
+class TimestampFilter(django_filters.Filter):
+    field_class = TimestampField
 
 
 class OrderSummaryFilter(django_filters.FilterSet):
@@ -42,8 +47,8 @@ class OrderSummaryFilter(django_filters.FilterSet):
         choices=[("true", "true"), ("false", "false")],
         coerce=lambda value: value == "true",
     )
-    placed_after = UTCDateTimeFilter(field_name="placed_at", lookup_expr="gte")
-    placed_before = UTCDateTimeFilter(field_name="placed_at", lookup_expr="lt")
+    placed_after = TimestampFilter(field_name="placed_at", lookup_expr="gte")
+    placed_before = TimestampFilter(field_name="placed_at", lookup_expr="lt")
     customer_email = django_filters.CharFilter(field_name="customer_email", max_length=254)
 
     class Meta:

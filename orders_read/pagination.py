@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime
 import uuid
 from collections import OrderedDict
@@ -16,6 +15,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
+
+from orders_read.timestamps import parse_timestamp
 
 INVALID_CURSOR = "Invalid cursor"
 
@@ -142,14 +143,28 @@ class DashboardPagination(CursorPagination):
         if encoded is None:
             return None
         try:
-            query = parse.parse_qs(
-                base64.urlsafe_b64decode(encoded.encode("ascii")).decode("ascii"),
-                strict_parsing=True,
-            )
-            placed_at = datetime.datetime.fromisoformat(query["p"][0])
-            if placed_at.tzinfo is None:
-                raise ValueError("naive placed_at")
-            return Position(placed_at, uuid.UUID(query["o"][0]), query.get("r") == ["1"])
-        except (TypeError, ValueError, KeyError, UnicodeError, binascii.Error) as exc:
+            return self.decode_position(encoded)
+        except (ValueError, KeyError) as exc:
             # A cursor the client mangled is bad input, not a missing resource.
             raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from exc
+
+    @classmethod
+    def decode_position(cls, encoded: str) -> Position:
+        """The position a cursor from ``encode_position`` holds; ``ValueError`` (or
+        ``KeyError``) for anything else.
+
+        A cursor is opaque, so only one this server could have written is taken: the
+        decoded position must encode back to the very same text. That refuses, in one
+        rule, what the lenient decoders would let through to the query: base64 with
+        stray characters, repeated or extra keys, a UUID spelled another way, and a
+        timestamp with another offset (``+20:00`` was a 500 on PostgreSQL) or one that
+        leaves the calendar in UTC (a 500 on SQLite).
+        """
+        text = base64.urlsafe_b64decode(encoded.encode("ascii")).decode("ascii")
+        query = parse.parse_qs(text, strict_parsing=True)
+        position = Position(
+            parse_timestamp(query["p"][0]), uuid.UUID(query["o"][0]), query.get("r") == ["1"]
+        )
+        if cls.encode_position(position) != encoded:
+            raise ValueError("not a cursor this server wrote")
+        return position

@@ -63,7 +63,8 @@ _HIGH_VALUE = OpenApiParameter(
 )
 _CUSTOMER_EMAIL = OpenApiParameter(
     "customer_email",
-    {"type": "string", "maxLength": 254},
+    # No NUL: Django refuses it (PostgreSQL cannot hold one in a text value).
+    {"type": "string", "maxLength": 254, "pattern": "^[^\\x00]*$"},
     description="Exactly this customer email.",
 )
 _LIST_PARAMETERS = [
@@ -99,7 +100,10 @@ _LIST_DESCRIPTION = (
             "ms until the row reflects that version. If it does not in time, the answer is "
             "the row as it is (200) or 404 when there is no row yet, both with "
             "`Read-Model-Stale: true`. With the inline projection (the default) the row is "
-            "current when the command answers, so this returns at once."
+            "current when the command answers, so this returns at once. Filters decide "
+            "whether the current row is shown (404 if not), never how long to wait. Only "
+            "`ORDERS_MAX_WAITING_READS` reads per server process wait at once; past that a "
+            "read answers at once, stale."
         ),
         tags=["dashboard"],
         parameters=[
@@ -119,7 +123,7 @@ _LIST_DESCRIPTION = (
                 enum=["true"],
                 response=[200, 404],
                 description="Present when `min_version` was asked for and the read model "
-                "did not reach it within `wait`.",
+                "did not reach it within `wait` (or no wait slot was free).",
             ),
         ],
         responses=api_responses(

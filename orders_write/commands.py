@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -70,13 +70,12 @@ SYSTEM = Actor()
 
 @dataclass(frozen=True)
 class CommandResult:
-    """The seed's result: ok with data, or a failure with a message and a stable code."""
+    """What every command returns: ok with data, or a failure with a message and a stable code."""
 
     success: bool
     data: dict[str, Any] | None = None
     error: str | None = None
     code: ErrorCode | None = None
-    details: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def ok(cls, data: dict[str, Any] | None = None) -> CommandResult:

@@ -152,9 +152,12 @@ def position_of(event: Event | EventRecord) -> LogPosition:
     return LogPosition(event.transaction_id, event.position)
 
 
-def iter_batches(checkpoint: LogPosition, batch_size: int) -> Iterator[list[EventRecord]]:
-    """Successive batches of safe events after ``checkpoint`` (one horizon for all)."""
-    horizon = safe_horizon()
+def iter_batches(
+    checkpoint: LogPosition, batch_size: int, horizon: int | None = None
+) -> Iterator[list[EventRecord]]:
+    """Successive batches of events after ``checkpoint`` (one horizon for all, as in ``after``)."""
+    if horizon is None:
+        horizon = safe_horizon()
     while True:
         batch = list(records(after(checkpoint, horizon)[:batch_size]))
         if not batch:

@@ -8,14 +8,40 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple, Protocol
 from uuid import UUID
 
 from orders_write.commands import Actor
-from orders_write.models import Event
+from orders_write.models import Customer, Event
 from orders_write.signals import publish_after_commit
+
+
+class PricedItem(Protocol):
+    """An order line priced from the catalog: an ``OrderItem``, or a ``PricedLine``."""
+
+    @property
+    def product_id(self) -> int: ...
+
+    @property
+    def quantity(self) -> int: ...
+
+    @property
+    def unit_price_cents(self) -> int: ...
+
+
+class PricedLine(NamedTuple):
+    """A priced line where no ``OrderItem`` is built (bulk loading builds millions)."""
+
+    product_id: int
+    quantity: int
+    unit_price_cents: int
+
+
+def order_total_cents(items: Iterable[PricedItem]) -> int:
+    """What an order costs: each line's quantity times its unit price, summed."""
+    return sum(item.quantity * item.unit_price_cents for item in items)
 
 
 @dataclass(frozen=True)
@@ -29,6 +55,41 @@ class OrderPlaced:
     items: list[dict[str, int]]
     total_cents: int
     placed_at: str
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        order_id: UUID,
+        customer: Customer,
+        payment_method_id: int,
+        items: Sequence[PricedItem],
+        placed_at: datetime.datetime,
+    ) -> OrderPlaced:
+        """The event of placing an order: the one place its payload is put together.
+
+        The customer's name and email are copied as they are now (the order keeps
+        them if the customer changes later), each line with its catalog price, and
+        the total derived from the lines, so the handler and the bulk loader cannot
+        write two shapes of the same event.
+        """
+        return cls(
+            order_id=str(order_id),
+            customer_id=customer.pk,
+            customer_name=customer.name,
+            customer_email=customer.email,
+            payment_method_id=payment_method_id,
+            items=[
+                {
+                    "product_id": item.product_id,
+                    "quantity": item.quantity,
+                    "unit_price_cents": item.unit_price_cents,
+                }
+                for item in items
+            ],
+            total_cents=order_total_cents(items),
+            placed_at=placed_at.isoformat(),
+        )
 
 
 @dataclass(frozen=True)
@@ -54,6 +115,14 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
 }
 
 
+def payload(event: DomainEvent) -> dict[str, Any]:
+    """What the log stores as an event's ``data``: its fields, by name."""
+    # Not dataclasses.asdict, which deep-copies every value: the fields hold JSON values
+    # only and an event is never changed, so sharing them is safe (and the bulk loader
+    # builds millions of these).
+    return {field.name: getattr(event, field.name) for field in dataclasses.fields(event)}
+
+
 def append_events(
     *,
     stream_id: UUID,
@@ -76,7 +145,7 @@ def append_events(
             stream_id=stream_id,
             version=expected_version + offset,
             type=event.type,
-            data=dataclasses.asdict(event),
+            data=payload(event),
             metadata=metadata,
             occurred_at=occurred_at,
         )

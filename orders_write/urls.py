@@ -2,7 +2,7 @@ from django.urls import re_path
 
 from orders_write import views
 
-# The seed's paths, with or without a trailing slash.
+# The command endpoints, each with or without a trailing slash.
 urlpatterns = [
     re_path(r"^orders/?$", views.PlaceOrderApi.as_view(), name="place-order"),
     re_path(

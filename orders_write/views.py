@@ -3,7 +3,8 @@
 With an ``Idempotency-Key`` header, the command runs in one transaction with the key
 (``orders_write.idempotency``): the answer is stored before COMMIT and a retry gets
 it back. Only answers from a dispatched command are stored (2xx and rule refusals);
-malformed input (400, 413, 415) never reaches the command and a retry runs again.
+malformed input (400, 413, 415, and an ``items`` list over the line limit, refused
+before its lines are read) never reaches the command and a retry runs again.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from orders_write.commands import (
     OrderLine,
     PlaceOrder,
 )
-from orders_write.errors import ErrorCode
+from orders_write.errors import CommandRejected, ErrorCode
 from orders_write.openapi import approve_order_schema, cancel_order_schema, place_order_schema
 from orders_write.serializers import ApproveOrderInput, CancelOrderInput, PlaceOrderInput
 
@@ -120,7 +121,10 @@ class PlaceOrderApi(CommandApi):
     @place_order_schema
     def post(self, request: Request) -> Response:
         serializer = PlaceOrderInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except CommandRejected as refusal:  # too many lines, counted before they are read
+            return code_response(refusal.code, refusal.message)
         data = serializer.validated_data
         command = PlaceOrder(
             customer_id=data["customer_id"],
@@ -132,7 +136,7 @@ class PlaceOrderApi(CommandApi):
     def run(self, command: object, actor: Actor) -> Response:
         result = dispatch(command, actor=actor)
         if result.success:
-            # The seed's strategy 1: enough for the UI to show the order at once,
+            # The optimistic response: enough for the UI to show the order at once,
             # marked as estimated until the read model reflects this version.
             result.data["_estimated_fields"] = True
         return command_response(result, success_status=self.success_status)

@@ -4,7 +4,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
-from orders_write.models import Customer, PaymentMethod, Product
+from orders_write.models import Customer, OrderItem, PaymentMethod, Product
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -55,3 +55,14 @@ class ProductFactory(factory.django.DjangoModelFactory):
     name = factory.Faker("word")
     price_cents = 2_500
     is_available = True
+
+
+class OrderItemFactory(factory.django.DjangoModelFactory):
+    """A line at its product's catalog price; ``.build()`` it (commands place orders)."""
+
+    class Meta:
+        model = OrderItem
+
+    product = factory.SubFactory(ProductFactory)
+    quantity = 1
+    unit_price_cents = factory.SelfAttribute("product.price_cents")

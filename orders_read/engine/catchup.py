@@ -6,7 +6,8 @@ recorded as a dead letter and the others go on; dead letters are retried at the
 start of every pass, and a retry that succeeds re-projects the event's whole
 stream, so later events of that order that depended on it are applied too.
 Each projection is given only the event types it handles; its checkpoint moves past
-the others.
+the others. A lost database session is no event's fault: it ends the pass, and the
+batch is applied again once the caller has reconnected.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -79,20 +80,45 @@ def record_dead_letter(projection: str, event: AnyEvent, error: Exception) -> No
         )
 
 
+def current_session() -> object:
+    """The open database connection (opened if need be), to ask ``session_lost`` about."""
+    connection.ensure_connection()
+    return connection.connection
+
+
+def session_lost(session: object) -> bool:
+    """Whether ``session`` is gone (a restart, a failover, a terminated backend).
+
+    Asked after a failure: then no event is at fault, and dead-lettering would blame
+    healthy events, on a session that no longer holds what the caller took (a
+    follower's lock). Django may already have replaced it (an outermost atomic block
+    reconnects when its rollback fails), hence "the same connection, still usable"
+    rather than the error's class: an ``OperationalError`` can also be an event's own
+    (a value over an index's size limit).
+    """
+    return connection.connection is not session or not connection.is_usable()
+
+
 def apply_batch(
     projection: Projection,
     events: Sequence[AnyEvent],
     on_failure: OnFailure,
     tables: Tables = LIVE,
 ) -> int:
-    """Apply a batch; if it fails, apply event by event so one poison event stops nothing."""
+    """Apply a batch; if it fails, apply event by event so one poison event stops nothing.
+
+    A lost session is raised as is: nothing of the batch is applied, nothing dead-lettered.
+    """
     events = projection.handled(events)
     if not events:
         return 0
+    session = current_session()
     try:
         with transaction.atomic():
             return projection.apply(events, tables)
     except Exception:
+        if session_lost(session):
+            raise
         # Slower, but a poison event is isolated and the rest still applies.
         logger.warning(
             "Batch of %d events failed in %s; applying them one by one",
@@ -117,12 +143,15 @@ def retry_dead_letters(projection: Projection, result: PassResult) -> None:
         by_stream[letter.stream_id].append(letter)
     for stream_id, letters in by_stream.items():
         result.retried += len(letters)
+        session = current_session()
         try:
             with transaction.atomic():
                 projection.apply(projection.handled(event_log.stream(stream_id)))
                 DeadLetter.objects.filter(pk__in=[letter.pk for letter in letters]).delete()
             result.recovered += len(letters)
         except Exception as error:
+            if session_lost(session):
+                raise
             logger.warning(
                 "Dead letters of stream %s still fail in %s: %r", stream_id, projection.name, error
             )

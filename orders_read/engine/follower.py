@@ -4,6 +4,10 @@ Only one follower per projection works at a time: on PostgreSQL each takes a
 session advisory lock for its projections, and a second follower waits for it as
 a hot standby. (On SQLite writers are serialized and each batch re-reads the
 checkpoint under the write lock, so two followers cannot apply a batch twice.)
+
+The lock and the LISTEN belong to one database session. When that session is lost
+(a restart, a failover, a terminated backend), idle or mid-batch, the follower
+closes it, and a new session takes the lock and LISTENs again before any batch.
 """
 
 from __future__ import annotations
@@ -13,11 +17,20 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from django.db import DatabaseError, connection
+from django.db import Error, connection
 
-from orders_read.engine.catchup import DEFAULT_BATCH_SIZE, PassResult, catch_up_all
+from orders_read.engine.catchup import (
+    DEFAULT_BATCH_SIZE,
+    PassResult,
+    catch_up_all,
+    session_lost,
+)
 from orders_write.event_log import NOTIFY_CHANNEL
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +52,7 @@ class Follower:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         poll_interval: float = 1.0,
+        reconnect_delay: float | None = None,
         stop: threading.Event | None = None,
         on_pass: Callable[[list[PassResult]], None] | None = None,
         on_standby: Callable[[], None] | None = None,
@@ -46,11 +60,15 @@ class Follower:
         self.names = list(names)
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        # The first pause after losing the database; it doubles up to MAX_RECONNECT_DELAY.
+        self.reconnect_delay = poll_interval if reconnect_delay is None else reconnect_delay
         self.stop = stop or threading.Event()
         self.on_pass = on_pass
         self.on_standby = on_standby
         self.postgresql = connection.vendor == "postgresql"
         self.lock_key = _lock_key(self.names)
+        # The psycopg connection that holds the lock and the LISTEN.
+        self.session: psycopg.Connection | None = None
 
     def run(self) -> None:
         """Follow until ``stop`` is set; returns after releasing the lock.
@@ -58,13 +76,16 @@ class Follower:
         A database error (a restart, a failover, a dropped connection) does not end
         the follower: it reconnects after a growing pause, takes the lock again and
         carries on from the checkpoint, which only ever moved with committed rows.
+        Every database call, the raw wait on NOTIFY included, raises a Django
+        database ``Error`` for it, so this one clause sees every loss. Any other
+        exception is a bug and ends the follower.
         """
-        delay = self.poll_interval
+        delay = self.reconnect_delay
         while not self.stop.is_set():
             try:
                 self._follow()
                 return
-            except DatabaseError:
+            except Error:  # DatabaseError and InterfaceError alike
                 logger.exception("Follower lost the database; reconnecting in %.1f s", delay)
                 connection.close()
                 self.stop.wait(delay)
@@ -92,6 +113,7 @@ class Follower:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_try_advisory_lock(1, %s)", [self.lock_key])
                 if cursor.fetchone()[0]:
+                    self.session = connection.connection
                     return True
             if not announced:
                 logger.info("Another follower holds %s; waiting as a hot standby", self.names)
@@ -102,14 +124,15 @@ class Follower:
         return False
 
     def _release(self) -> None:
-        if not self.postgresql or connection.connection is None:
+        # A lost session took its lock and LISTEN with it: nothing to release there.
+        if not self.postgresql or session_lost(self.session):
             return
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock_all()")
                 cursor.execute(f"UNLISTEN {NOTIFY_CHANNEL}")
-        except DatabaseError:
-            # The session is gone, and its lock and LISTEN with it.
+        except Error:
+            # The session died just now, and its lock and LISTEN with it.
             logger.warning("Could not release the follower's lock cleanly", exc_info=True)
 
     def _listen(self) -> None:
@@ -126,10 +149,15 @@ class Follower:
         # events held back behind a transaction that commits without notifying.
         # Waiting in short slices lets a stop request (SIGTERM) end the wait at once.
         deadline = time.monotonic() + self.poll_interval
-        while not self.stop.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            slice_ = min(remaining, STOP_CHECK_SECONDS)
-            for _ in connection.connection.notifies(timeout=slice_, stop_after=1):
-                return
+        # The wait goes through psycopg itself, so its errors become Django's here. It
+        # waits on the session that LISTENs, not on whatever Django holds now: should
+        # Django have replaced it (it reconnects on its own after some failures), the
+        # closed session raises, and the follower reconnects and LISTENs again.
+        with connection.wrap_database_errors:
+            while not self.stop.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                slice_ = min(remaining, STOP_CHECK_SECONDS)
+                for _ in self.session.notifies(timeout=slice_, stop_after=1):
+                    return

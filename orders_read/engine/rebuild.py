@@ -7,8 +7,10 @@ it cannot read), or where there is none, the projection's ``fold`` replays the l
 into the copies (by default every event in log order through ``apply``; a projection
 can fold faster its own way, flat in memory at any log size). The copies are then
 caught up with the events committed meanwhile, and one transaction swaps the tables
-and sets the checkpoint. Interrupted at any point before that, the copies are
-dropped and the old rows keep serving. Other projections are not touched: they keep
+and sets the checkpoint (``_swap_in`` says how no committed event is left out, even
+one the inline path wrote to an old table). Interrupted at any point before that,
+the copies are dropped and the old rows keep serving. One rebuild of a projection
+runs at a time (``rebuild_lock``). Other projections are not touched: they keep
 serving and following.
 """
 
@@ -26,6 +28,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from orders_read.engine.catchup import DEFAULT_BATCH_SIZE, apply_batch, record_dead_letter
 from orders_read.engine.projection import AnyEvent, Projection, Tables
+from orders_read.engine.rebuild_lock import rebuild_lock
 from orders_read.models import DeadLetter, ProjectionCheckpoint
 from orders_write import event_log
 from orders_write.event_log import LogPosition
@@ -139,9 +142,14 @@ def _catch_up_copy(
     position: LogPosition,
     result: RebuildResult,
     batch_size: int,
+    horizon: int | None = None,
 ) -> LogPosition:
-    """Apply to the copies the safe events after ``position``; returns where it got to."""
-    for batch in event_log.iter_batches(position, batch_size):
+    """Apply to the copies the events after ``position``; returns where it got to.
+
+    ``horizon`` as in ``event_log.after``: the safe events by default, every
+    committed one with ``MAX_BIGINT``.
+    """
+    for batch in event_log.iter_batches(position, batch_size, horizon):
         apply_batch(
             projection,
             batch,
@@ -183,6 +191,63 @@ def _swap_table(
             editor.rename_index(live, _temporary(index), index)
 
 
+def _hold_off_inline_writes(connection: BaseDatabaseWrapper, tables: Tables) -> None:
+    """Until this transaction ends, no inline write reads or writes the live tables.
+
+    The inline path writes a row after its command has committed, so once the
+    writes in flight have finished, every event behind a row in an old table is
+    committed, and the copy can take it from the log. On PostgreSQL this is the
+    ACCESS EXCLUSIVE lock the swap's DROP TABLE takes anyway, taken a moment
+    earlier (readers wait a few milliseconds more). EXCLUSIVE would not do: the
+    inline path reads a row before it writes it, and a row read from the old table
+    now would carry its errors (the drift a rebuild repairs) into the new one. A
+    writer waiting for the lock looks the table up by name again once it has it,
+    so it reads and writes the new table. On SQLite the transaction began
+    IMMEDIATE (settings): it holds the write lock, and every writer waits.
+    """
+    if connection.vendor == "postgresql":
+        quote = connection.ops.quote_name
+        live = ", ".join(quote(model._meta.db_table) for model in tables.copies)
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {live} IN ACCESS EXCLUSIVE MODE")
+
+
+def _swap_in(
+    projection: Projection,
+    connection: BaseDatabaseWrapper,
+    tables: Tables,
+    position: LogPosition,
+    result: RebuildResult,
+    batch_size: int,
+) -> LogPosition:
+    """Apply the last events to the copies and swap them in, in one transaction.
+
+    Returns the checkpoint set. On PostgreSQL the safe events (below the horizon)
+    do not include an event that a later transaction committed while an older one
+    is still open, though the inline path may already have written it to the old
+    tables. So once inline writes are held off, every committed event is applied
+    too, whatever the horizon: projections are idempotent (a row's stream version,
+    an aggregate's ledger), so catch-up applying these events again later changes
+    nothing. The checkpoint stays at the last safe event, never past one that may
+    still commit before it.
+    """
+    with connection.constraint_checks_disabled(), transaction.atomic(using=connection.alias):
+        checkpoint, _ = ProjectionCheckpoint.objects.select_for_update().get_or_create(
+            name=projection.name
+        )
+        # Under the checkpoint lock no catch-up runner moves; apply the last safe events.
+        position = _catch_up_copy(projection, tables, position, result, batch_size)
+        _hold_off_inline_writes(connection, tables)
+        _catch_up_copy(projection, tables, position, result, batch_size, event_log.MAX_BIGINT)
+        _swap(connection, tables)
+        checkpoint.transaction_id, checkpoint.position = position
+        checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])
+        DeadLetter.objects.filter(projection=projection.name).delete()
+        for event, error in result.failures:
+            record_dead_letter(projection.name, event, error)
+    return position
+
+
 def rebuild(
     projection: Projection,
     *,
@@ -192,15 +257,29 @@ def rebuild(
 ) -> RebuildResult:
     """Replay the whole log into copies of the projection's tables, then swap them in.
 
+    Raises ``RebuildInProgress`` if another rebuild of the projection is running.
     ``set_based=False`` folds in Python even on PostgreSQL.
     """
+    connection = connections[router.db_for_write(projection.models[0])]
+    with rebuild_lock(connection, projection.name):
+        return _rebuild(projection, connection, batch_size, progress, set_based)
+
+
+def _rebuild(
+    projection: Projection,
+    connection: BaseDatabaseWrapper,
+    batch_size: int,
+    progress: Progress | None,
+    set_based: bool,
+) -> RebuildResult:
+    """The rebuild itself, under the projection's rebuild lock."""
     started = time.monotonic()
     result = RebuildResult(projection=projection.name)
     tables = Tables({live: shadow_model(live) for live in projection.models})
     copies = list(tables.copies.values())
-    connection = connections[router.db_for_write(projection.models[0])]
     for copy in copies:
-        _drop(connection, copy)  # left over from an interrupted rebuild
+        # Left over from an interrupted rebuild: the lock says no other rebuild uses it.
+        _drop(connection, copy)
     with connection.schema_editor() as editor:
         for copy in copies:
             editor.create_model(copy)
@@ -233,20 +312,7 @@ def rebuild(
             result.events = replay.done
         _add_indexes(connection, tables)
         position = _catch_up_copy(projection, tables, end, result, batch_size)
-
-        with connection.constraint_checks_disabled(), transaction.atomic(using=connection.alias):
-            checkpoint, _ = ProjectionCheckpoint.objects.select_for_update().get_or_create(
-                name=projection.name
-            )
-            # Under the checkpoint lock no catch-up runner moves; apply the last events.
-            position = _catch_up_copy(projection, tables, position, result, batch_size)
-            _swap(connection, tables)
-            checkpoint.transaction_id, checkpoint.position = position
-            checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])
-            DeadLetter.objects.filter(projection=projection.name).delete()
-            for event, error in result.failures:
-                record_dead_letter(projection.name, event, error)
-        result.checkpoint = position
+        result.checkpoint = _swap_in(projection, connection, tables, position, result, batch_size)
     except BaseException:
         for copy in copies:
             _drop(connection, copy)

@@ -11,7 +11,6 @@ from rest_framework.test import APIClient
 
 from orders_write import bus, handlers
 from orders_write.commands import PlaceOrder
-from orders_write.idempotency import request_fingerprint
 from orders_write.models import Customer, Event, IdempotencyKey, Order, OrderStatus
 from tests.conftest import ALL_ORDER_PERMISSIONS, CommittingAPIClient
 from tests.factories import UserFactory
@@ -216,26 +215,6 @@ def test_replays_still_need_authentication_and_permission(api_client, order_body
     post(api_client, "/orders", order_body, key="k")
     anonymous = post(APIClient(), "/orders", order_body, key="k")
     assert anonymous.status_code == 401
-
-
-def test_the_fingerprint_covers_method_path_body_and_actor():
-    base = {"method": "POST", "path": "/orders", "body": {"a": 1, "b": [1, 2]}, "actor_id": 1}
-    same = [
-        {**base, "body": {"b": [1, 2], "a": 1}},
-        {**base, "path": "/orders/"},
-        {**base, "method": "post"},
-    ]
-    different = [
-        {**base, "method": "PUT"},
-        {**base, "path": "/orders/x/approve"},
-        {**base, "body": {"a": 1, "b": [2, 1]}},
-        {**base, "body": {"a": "1", "b": [1, 2]}},
-        {**base, "actor_id": 2},
-    ]
-    fingerprint = request_fingerprint(**base)
-    assert len(fingerprint) == 64
-    assert all(request_fingerprint(**kwargs) == fingerprint for kwargs in same)
-    assert all(request_fingerprint(**kwargs) != fingerprint for kwargs in different)
 
 
 def test_purge_deletes_only_expired_keys(staff, settings):

@@ -8,7 +8,6 @@ first one go. No sleeps decide the outcome: each step waits for a visible state.
 """
 
 import threading
-import time
 
 import pytest
 from django.db import connection, transaction
@@ -17,16 +16,9 @@ from rest_framework.test import APIClient
 from orders_write import handlers
 from orders_write.models import Customer, Event, IdempotencyKey, Order
 from tests.conftest import requires_postgres
+from tests.threads import InThread, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), requires_postgres]
-
-
-def wait_until(condition, timeout=10.0):
-    """Poll ``condition`` until it holds; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the condition"
-        time.sleep(0.01)
 
 
 def backends_waiting_for_locks() -> int:
@@ -36,31 +28,6 @@ def backends_waiting_for_locks() -> int:
             "WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
         return cursor.fetchone()[0]
-
-
-class InThread(threading.Thread):
-    """Runs ``target`` in its own thread (and so its own database connection)."""
-
-    def __init__(self, target):
-        super().__init__(daemon=True)
-        self.target = target
-        self.result = None
-        self.error = None
-
-    def run(self):
-        try:
-            self.result = self.target()
-        except BaseException as exc:  # surfaced by outcome()
-            self.error = exc
-        finally:
-            connection.close()
-
-    def outcome(self, timeout=30):
-        self.join(timeout)
-        assert not self.is_alive(), "thread did not finish"
-        if self.error:
-            raise self.error
-        return self.result
 
 
 class RowLock:

@@ -141,6 +141,20 @@ def test_the_dashboard_documents_filters_pages_and_the_wait(schema):
     assert "Read-Model-Stale" in row["responses"]["404"]["headers"]
 
 
+def test_dates_and_integers_are_described_as_strictly_as_they_are_read(schema):
+    ops = {op["operationId"]: op for _, _, op in operations(schema)}
+    for operation in ("dashboard_list", "customer_orders"):
+        query = {p["name"]: p["schema"] for p in ops[operation]["parameters"] if p["in"] == "query"}
+        for name in ("placed_after", "placed_before"):
+            assert query[name]["anyOf"] == [{"format": "date"}, {"format": "date-time"}]
+    components = schema["components"]["schemas"]
+    place_order, line = components["PlaceOrderInput"], components["OrderLineInput"]
+    for field in ("customer_id", "payment_method_id"):
+        assert place_order["properties"][field]["type"] == "integer"
+    for field in ("product_id", "quantity", "price_cents"):
+        assert line["properties"][field]["type"] == "integer"
+
+
 def test_every_api_code_is_in_the_schema_and_in_the_readme(schema):
     documented = set()
     for name, component in schema["components"]["schemas"].items():

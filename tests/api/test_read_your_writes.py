@@ -197,3 +197,95 @@ def test_a_version_the_log_never_had_answers_at_once(api_client, order_body, sle
     assert (existing.status_code, existing["Read-Model-Stale"]) == (200, "true")
     assert existing.json()["version"] == 1
     assert (unknown.status_code, unknown["Read-Model-Stale"]) == (404, "true")
+
+
+@pytest.mark.parametrize(
+    "excluding_filter",
+    [{"status": "CANCELLED"}, {"customer_email": "someone-else@example.com"}],
+)
+def test_a_filter_that_excludes_a_current_row_answers_at_once(
+    api_client, order_body, sleeps, excluding_filter
+):
+    """The version is in the read model: waiting cannot make the filter match."""
+    placed = api_client.post("/orders", order_body, format="json").json()["data"]
+
+    response = detail(
+        api_client, placed["order_id"], min_version=1, wait=10_000, **excluding_filter
+    )
+
+    assert response.status_code == 404
+    assert "Read-Model-Stale" not in response
+    assert sleeps == []
+
+
+def test_a_filter_that_excludes_the_row_ends_the_wait_once_the_row_catches_up(
+    api_client, order_body, settings, sleeps
+):
+    settings.ORDERS_INLINE_PROJECTION = False
+    placed = api_client.post("/orders", order_body, format="json").json()["data"]
+    sleeps.on_sleep(lambda: apply_events(Event.objects.filter(stream_id=placed["order_id"])))
+
+    response = detail(api_client, placed["order_id"], min_version=1, wait=10_000, status="APPROVED")
+
+    assert response.status_code == 404
+    assert "Read-Model-Stale" not in response
+    assert len(sleeps) == 1
+
+
+def test_a_filter_that_matches_is_applied_to_the_current_row(api_client, order_body, sleeps):
+    placed = api_client.post("/orders", order_body, format="json").json()["data"]
+    response = detail(api_client, placed["order_id"], min_version=1, status="PENDING")
+    assert (response.status_code, response.json()["status"]) == (200, "PENDING")
+    assert "Read-Model-Stale" not in response
+
+
+def test_reads_beyond_the_wait_slots_answer_at_once_marked_stale(
+    api_client, order_body, settings, sleeps
+):
+    """One waiting read holds the only slot; a second one must not hold another thread."""
+    settings.ORDERS_INLINE_PROJECTION = False
+    settings.ORDERS_MAX_WAITING_READS = 1
+    placed = api_client.post("/orders", order_body, format="json").json()["data"]
+    second = []
+
+    def second_read_while_the_first_waits():
+        if not second:
+            pauses_before = len(sleeps)
+            response = detail(api_client, placed["order_id"], min_version=1, wait=10_000)
+            second.append((response, len(sleeps) - pauses_before))
+
+    sleeps.on_sleep(second_read_while_the_first_waits)
+
+    first = detail(api_client, placed["order_id"], min_version=1, wait=50)
+
+    response, its_pauses = second[0]
+    assert (response.status_code, response["Read-Model-Stale"]) == (404, "true")
+    assert its_pauses == 0
+    assert (first.status_code, first["Read-Model-Stale"]) == (404, "true")
+    assert selectors.wait_slots.taken == 0
+
+
+def test_no_wait_slots_means_no_read_waits(api_client, order_body, settings, sleeps):
+    settings.ORDERS_INLINE_PROJECTION = False
+    settings.ORDERS_MAX_WAITING_READS = 0
+    placed = api_client.post("/orders", order_body, format="json").json()["data"]
+
+    response = detail(api_client, placed["order_id"], min_version=1, wait=10_000)
+
+    assert (response.status_code, response["Read-Model-Stale"]) == (404, "true")
+    assert sleeps == []
+
+
+def test_a_wait_slot_is_given_back_when_the_read_fails(db, monkeypatch, settings):
+    settings.ORDERS_MAX_WAITING_READS = 1
+    monkeypatch.setattr(selectors, "log_has_version", lambda order_id, version: True)
+
+    def broken_sleep(seconds):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(selectors, "sleep", broken_sleep)
+    with pytest.raises(RuntimeError):
+        selectors.summary_at_version(
+            "00000000-0000-0000-0000-000000000001", min_version=1, timeout=1.0
+        )
+    assert selectors.wait_slots.taken == 0

@@ -1,12 +1,14 @@
-"""The follower, and catch-up under real concurrency (PostgreSQL for the races)."""
+"""The follower, catch-up under real concurrency, and losing the database (PostgreSQL)."""
 
 import io
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -15,10 +17,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from orders_read.engine.catchup import catch_up, get_checkpoint
+from orders_read.engine.catchup import catch_up, get_checkpoint, record_dead_letter
 from orders_read.engine.follower import Follower
 from orders_read.engine.status import projection_status
-from orders_read.models import OrderSummary
+from orders_read.models import DeadLetter, OrderSummary
 from orders_read.order_summary.projection import order_summary
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, OrderLine, PlaceOrder
@@ -30,9 +32,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_follower(**kwargs):
+def start_follower(*, poll_interval=0.05, **kwargs):
     """Run a Follower in a thread; returns (follower, thread)."""
-    follower = Follower(["order_summary"], poll_interval=0.05, **kwargs)
+    follower = Follower(
+        ["order_summary"], poll_interval=poll_interval, reconnect_delay=0.05, **kwargs
+    )
 
     def run():
         try:
@@ -295,3 +299,195 @@ def test_the_follower_survives_losing_the_database(place, settings, monkeypatch)
         stop(follower, thread)
     assert failures  # it did fail once, and went on
     assert OrderSummary.objects.filter(pk=order.id).exists()
+
+
+class Passes:
+    """An on_pass callback that records each pass (and its session) for a test to wait on."""
+
+    def __init__(self):
+        self.results = []
+        self.sessions = []  # the backend pid each pass ran on
+        self.changed = threading.Condition()
+
+    def __call__(self, results):
+        with self.changed:
+            self.results.append(results)
+            self.sessions.append(connection.connection.info.backend_pid)
+            self.changed.notify_all()
+
+    def wait_for(self, condition, thread, timeout=15):
+        """Wait until ``condition()`` holds; False once the follower dies or time is up."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not condition():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not thread.is_alive():
+                    return False
+                # Woken by each pass; the slice only notices a follower that died.
+                self.changed.wait(min(remaining, 0.1))
+        return True
+
+
+def terminate(pid):
+    """End a backend from another session, and wait until it is gone."""
+    with pg_connect() as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s, 10000)", [pid]).fetchone()[0]
+
+
+def holds_advisory_lock(pid):
+    with pg_connect() as admin:
+        return admin.execute(
+            "SELECT EXISTS (SELECT FROM pg_locks "
+            "WHERE locktype = 'advisory' AND granted AND pid = %s)",
+            [pid],
+        ).fetchone()[0]
+
+
+@postgres_only("LISTEN/NOTIFY and a backend terminated under the follower")
+def test_the_follower_reconnects_when_its_idle_session_is_terminated(place, settings):
+    settings.ORDERS_INLINE_PROJECTION = False
+    passes = Passes()
+    # Polling every 30 s: within the deadline only a NOTIFY can wake the follower, so
+    # projecting the order shows the new session LISTENs again.
+    follower, thread = start_follower(on_pass=passes, poll_interval=30)
+    try:
+        assert passes.wait_for(lambda: passes.sessions, thread)  # now idle, on NOTIFY
+        terminate(passes.sessions[0])
+        assert passes.wait_for(lambda: len(passes.sessions) >= 2, thread), "the follower died"
+        order = place()
+        assert passes.wait_for(lambda: OrderSummary.objects.filter(pk=order.id).exists(), thread), (
+            "the order was not projected"
+        )
+        assert passes.sessions[1] != passes.sessions[0]
+        assert holds_advisory_lock(passes.sessions[1])
+    finally:
+        stop(follower, thread)
+
+
+@postgres_only("a backend terminated in the middle of a batch")
+def test_a_batch_cut_off_by_a_lost_session_is_applied_again_after_reconnecting(
+    place, settings, monkeypatch, caplog
+):
+    settings.ORDERS_INLINE_PROJECTION = False
+    orders = [place() for _ in range(3)]
+    real_apply = order_summary.apply
+    batches = []
+
+    def apply(events, *tables):
+        batches.append(len(events))
+        if len(batches) == 1:
+            # The batch's transaction is open: its session dies under it.
+            terminate(connection.connection.info.backend_pid)
+        return real_apply(events, *tables)
+
+    monkeypatch.setattr(order_summary, "apply", apply)
+    passes = Passes()
+    follower, thread = start_follower(on_pass=passes)
+    try:
+        assert passes.wait_for(lambda: passes.results, thread), "the follower died"
+    finally:
+        stop(follower, thread)
+
+    assert batches == [3, 3]  # the whole batch, then the whole batch again
+    assert passes.results[0][0].events == 3
+    assert set(OrderSummary.objects.values_list("order_id", flat=True)) == {o.id for o in orders}
+    assert not DeadLetter.objects.exists()
+    assert get_checkpoint("order_summary").position == Event.objects.latest("position").position
+    # Nothing was blamed on the events: the loss is logged as a loss.
+    assert "cannot apply" not in caplog.text
+    assert "one by one" not in caplog.text
+    assert "Follower lost the database" in caplog.text
+
+
+@postgres_only("a backend terminated while a dead letter is retried")
+def test_a_dead_letter_retry_cut_off_by_a_lost_session_keeps_the_lock_and_listen(
+    place, settings, monkeypatch
+):
+    settings.ORDERS_INLINE_PROJECTION = False
+    order = place()
+    event = Event.objects.get(stream_id=order.id)
+    record_dead_letter("order_summary", event, ValueError("once failed"))
+    real_apply = order_summary.apply
+    retries = []
+
+    def apply(events, *tables):
+        if not retries:
+            retries.append(events)
+            terminate(connection.connection.info.backend_pid)
+        return real_apply(events, *tables)
+
+    monkeypatch.setattr(order_summary, "apply", apply)
+    passes = Passes()
+    follower, thread = start_follower(on_pass=passes, poll_interval=30)
+    try:
+        assert passes.wait_for(lambda: passes.sessions, thread), "the follower died"
+        assert passes.results[0][0].recovered == 1  # retried on the new session
+        # The session the follower went on with holds the lock and LISTENs.
+        assert holds_advisory_lock(passes.sessions[-1])
+        later = place()
+        assert passes.wait_for(lambda: OrderSummary.objects.filter(pk=later.id).exists(), thread), (
+            "no NOTIFY woke the follower"
+        )
+    finally:
+        stop(follower, thread)
+    assert not DeadLetter.objects.exists()
+
+
+@postgres_only("the advisory lock and LISTEN of the follower's session")
+def test_a_session_replaced_behind_the_followers_back_is_handled_as_lost(
+    place, settings, monkeypatch
+):
+    """Django reconnects on its own after some failures: that session has no lock, no LISTEN."""
+    from orders_read.engine import follower as follower_module
+
+    settings.ORDERS_INLINE_PROJECTION = False
+    real_catch_up_all = follower_module.catch_up_all
+    replaced = []
+
+    def catch_up_all(*args, **kwargs):
+        if not replaced:
+            replaced.append(connection.connection.info.backend_pid)
+            connection.close()  # the pass's first query opens a new session
+        return real_catch_up_all(*args, **kwargs)
+
+    monkeypatch.setattr(follower_module, "catch_up_all", catch_up_all)
+    passes = Passes()
+    follower, thread = start_follower(on_pass=passes, poll_interval=30)
+    try:
+        # A second pass within the deadline: the follower did not wait on a session
+        # that never LISTENed (only the 30 s poll would have woken it).
+        assert passes.wait_for(lambda: len(passes.sessions) >= 2, thread)
+        assert holds_advisory_lock(passes.sessions[-1])
+        later = place()
+        assert passes.wait_for(lambda: OrderSummary.objects.filter(pk=later.id).exists(), thread), (
+            "no NOTIFY woke the follower"
+        )
+    finally:
+        stop(follower, thread)
+
+
+PG_RESTART = os.environ.get("ORDERS_TEST_PG_RESTART")
+
+
+@pytest.mark.skipif(
+    not PG_RESTART,
+    reason="ORDERS_TEST_PG_RESTART (a command that restarts the test server) is not set; "
+    ".ci/run sets it",
+)
+@postgres_only("a PostgreSQL server restart")
+def test_the_follower_recovers_from_a_server_restart(place, settings):
+    settings.ORDERS_INLINE_PROJECTION = False
+    passes = Passes()
+    follower, thread = start_follower(on_pass=passes, poll_interval=30)
+    try:
+        assert passes.wait_for(lambda: passes.sessions, thread)  # now idle, on NOTIFY
+        subprocess.run(shlex.split(PG_RESTART), check=True)
+        # The restart ended this thread's session too: closing it lets Django reconnect.
+        connection.close()
+        assert passes.wait_for(lambda: len(passes.sessions) >= 2, thread), "the follower died"
+        order = place()
+        assert passes.wait_for(lambda: OrderSummary.objects.filter(pk=order.id).exists(), thread), (
+            "the order was not projected"
+        )
+    finally:
+        stop(follower, thread)

@@ -5,14 +5,36 @@ import pytest
 from orders_write import rules
 from orders_write.commands import OrderLine
 from orders_write.errors import CommandRejected, ErrorCode
-from orders_write.models import OrderStatus
-from orders_write.money import format_cents
+from orders_write.models import Customer, OrderStatus
+from tests.factories import ProductFactory
 
 
 def rejection_code(check, *args) -> ErrorCode:
     with pytest.raises(CommandRejected) as excinfo:
         check(*args)
     return excinfo.value.code
+
+
+def test_an_active_customer_with_a_usable_payment_method_can_order():
+    rules.check_customer_can_order(Customer.Status.ACTIVE, payment_method_usable=True)
+
+
+@pytest.mark.parametrize("payment_method_usable", [True, False])
+def test_a_suspended_customer_cannot_order(payment_method_usable):
+    # Suspension is reported first, whatever the payment method.
+    code = rejection_code(
+        lambda: rules.check_customer_can_order(
+            Customer.Status.SUSPENDED, payment_method_usable=payment_method_usable
+        )
+    )
+    assert code == ErrorCode.ACCOUNT_SUSPENDED
+
+
+def test_an_unusable_payment_method_is_refused():
+    code = rejection_code(
+        lambda: rules.check_customer_can_order(Customer.Status.ACTIVE, payment_method_usable=False)
+    )
+    assert code == ErrorCode.PAYMENT_METHOD_INVALID
 
 
 def test_empty_order_is_rejected_with_the_seed_code():
@@ -85,15 +107,25 @@ def test_cancel_reason_is_trimmed():
     assert rules.check_cancel_reason("  customer asked  ") == "customer asked"
 
 
-@pytest.mark.parametrize(
-    ("cents", "text"),
-    [
-        (0, "$0.00"),
-        (5, "$0.05"),
-        (123_456, "$1,234.56"),
-        (100_000_000, "$1,000,000.00"),
-        (-250, "-$2.50"),
-    ],
-)
-def test_format_cents(cents, text):
-    assert format_cents(cents) == text
+@pytest.mark.parametrize("client_price", [None, 2_500])
+def test_a_catalog_line_without_a_price_or_with_the_catalog_price_is_fine(client_price):
+    product = ProductFactory.build(pk=1, price_cents=2_500)
+    rules.check_catalog_line(OrderLine(product_id=1, quantity=1, price_cents=client_price), product)
+
+
+def test_an_unknown_product_is_refused():
+    line = OrderLine(product_id=1, quantity=1)
+    assert rejection_code(rules.check_catalog_line, line, None) == ErrorCode.PRODUCT_NOT_FOUND
+
+
+def test_an_unavailable_product_is_refused_before_its_price_is_compared():
+    product = ProductFactory.build(pk=1, price_cents=2_500, is_available=False)
+    line = OrderLine(product_id=1, quantity=1, price_cents=1)
+    assert rejection_code(rules.check_catalog_line, line, product) == ErrorCode.PRODUCT_UNAVAILABLE
+
+
+@pytest.mark.parametrize("client_price", [0, 2_499, 2_501])
+def test_a_client_price_other_than_the_catalog_price_is_refused(client_price):
+    product = ProductFactory.build(pk=1, price_cents=2_500)
+    line = OrderLine(product_id=1, quantity=1, price_cents=client_price)
+    assert rejection_code(rules.check_catalog_line, line, product) == ErrorCode.PRICE_MISMATCH

@@ -6,13 +6,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orders_read.engine import registry
 from orders_read.engine.rebuild import rebuild
+from orders_read.engine.rebuild_lock import RebuildInProgress
 
 
 class Command(BaseCommand):
     help = (
         "Rebuild projections from the whole event log with zero downtime: the old rows "
         "keep serving until one atomic switch; events committed meanwhile are included; "
-        "an interrupted rebuild leaves the old rows in place."
+        "an interrupted rebuild leaves the old rows in place. A second rebuild of the same "
+        "projection while one runs is refused."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -36,11 +38,14 @@ class Command(BaseCommand):
         # One projection at a time: the others keep serving and following meanwhile.
         for name in options["projection"] or registry.names():
             self._started = time.monotonic()
-            result = rebuild(
-                registry.get(name),
-                batch_size=batch_size,
-                progress=self._progress if self.stdout.isatty() else None,
-            )
+            try:
+                result = rebuild(
+                    registry.get(name),
+                    batch_size=batch_size,
+                    progress=self._progress if self.stdout.isatty() else None,
+                )
+            except RebuildInProgress as error:
+                raise CommandError(str(error)) from error
             if self.stdout.isatty():
                 self.stdout.write("")
             rate = result.events / result.seconds if result.seconds else 0.0

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rest_framework.authtoken.models import Token
 
-from orders_write.bulk_load import bulk_load_orders
+from demo.bulk_load import bulk_load_orders
 from orders_write.bus import dispatch
 from orders_write.commands import Actor, ApproveOrder, CancelOrder, OrderLine, PlaceOrder
 from orders_write.models import Customer, Order, PaymentMethod, Product

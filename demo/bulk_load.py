@@ -1,16 +1,16 @@
 """Bulk-load demo orders with their events, for benchmarks (``seed_demo --orders N``).
 
 This bypasses the command bus on purpose: it writes orders, items and events that
-are exactly what the handlers would write (the same event types and payloads), a
-batch at a time with COPY on PostgreSQL, so a million orders take minutes. On
-PostgreSQL (outside a transaction) a writer thread COPYs one batch while the next
-is generated, so Python and the server work at the same time. The read model is
-then built from these events like any other (``rebuild_projections``).
+are exactly what the handlers would write (the same event types, payloads built by
+the same constructors, orders within the same rules), a batch at a time with COPY
+on PostgreSQL, so a million orders take minutes. On PostgreSQL (outside a
+transaction) a writer thread COPYs one batch while the next is generated, so Python
+and the server work at the same time. The read model is then built from these
+events like any other (``rebuild_projections``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import random
 from collections import deque
@@ -21,7 +21,16 @@ from typing import Any
 import orjson
 from django.db import connection, models, transaction
 
-from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
+from orders_write import rules
+from orders_write.commands import Actor
+from orders_write.events import (
+    OrderApproved,
+    OrderCancelled,
+    OrderPlaced,
+    PricedLine,
+    order_total_cents,
+    payload,
+)
 from orders_write.ids import uuid7
 from orders_write.models import (
     Customer,
@@ -50,7 +59,7 @@ ORDER_COLUMNS = [
 ]
 ITEM_COLUMNS = ["order_id", "product_id", "quantity", "unit_price_cents"]
 EVENT_COLUMNS = ["event_id", "stream_id", "version", "type", "data", "metadata", "occurred_at"]
-METADATA = {"actor_id": None, "actor": "seed_demo", "request_id": ""}
+ACTOR = Actor(username="seed_demo")
 ORDERS_PER_CUSTOMER = 100
 # Writer threads on PostgreSQL: the server indexes two batches while Python makes more.
 WRITERS = 2
@@ -102,11 +111,6 @@ def ensure_customers(count: int) -> list[Customer]:
 
 def _json(data: dict[str, Any]) -> str:
     return orjson.dumps(data).decode()
-
-
-def _payload(event: object) -> dict[str, Any]:
-    # dataclasses.asdict deep-copies every value; the payloads hold only JSON values.
-    return {field.name: getattr(event, field.name) for field in dataclasses.fields(event)}
 
 
 def _write_batch(orders: list[tuple], items: list[tuple], events: list[tuple]) -> None:
@@ -187,38 +191,27 @@ def _generate(
     step: datetime.timedelta,
 ) -> tuple[list[tuple], list[tuple], list[tuple]]:
     """Orders, items and events (as rows to COPY) for orders ``first`` .. ``first + size``."""
-    metadata = _json(METADATA)
+    metadata = _json(ACTOR.as_metadata())
     orders, items, events = [], [], []
     for n in range(first, first + size):
         customer = rng.choice(customers)
         placed_at = start + step * n + datetime.timedelta(seconds=rng.random())
         lines = [
-            (product, rng.randint(1, 4))
+            PricedLine(product.pk, rng.randint(1, 4), product.price_cents)
             for product in rng.sample(products, rng.randint(1, min(4, len(products))))
         ]
-        total = sum(product.price_cents * quantity for product, quantity in lines)
-        if total > 100_000_000:
-            lines, total = lines[:1], lines[0][0].price_cents * lines[0][1]
+        if order_total_cents(lines) > rules.MAX_ORDER_TOTAL_CENTS:
+            # The handler would refuse it; one line of the demo catalog is far below the limit.
+            lines = lines[:1]
         order_id = uuid7(_unix_ms(placed_at), rng.getrandbits(74))
-        stream = [
-            OrderPlaced(
-                order_id=str(order_id),
-                customer_id=customer.pk,
-                customer_name=customer.name,
-                customer_email=customer.email,
-                payment_method_id=payment_methods[customer.pk],
-                items=[
-                    {
-                        "product_id": product.pk,
-                        "quantity": quantity,
-                        "unit_price_cents": product.price_cents,
-                    }
-                    for product, quantity in lines
-                ],
-                total_cents=total,
-                placed_at=placed_at.isoformat(),
-            )
-        ]
+        placed = OrderPlaced.create(
+            order_id=order_id,
+            customer=customer,
+            payment_method_id=payment_methods[customer.pk],
+            items=lines,
+            placed_at=placed_at,
+        )
+        stream = [placed]
         times = [placed_at]
         status, approved_at, cancelled_at, reason = OrderStatus.PENDING, None, None, ""
         roll = rng.random()
@@ -227,7 +220,7 @@ def _generate(
             stream.append(
                 OrderApproved(
                     order_id=str(order_id),
-                    approved_by="seed_demo",
+                    approved_by=ACTOR.username,
                     approved_at=approved_at.isoformat(),
                 )
             )
@@ -240,7 +233,7 @@ def _generate(
                 OrderCancelled(
                     order_id=str(order_id),
                     reason=reason,
-                    cancelled_by="seed_demo",
+                    cancelled_by=ACTOR.username,
                     cancelled_at=cancelled_at.isoformat(),
                 )
             )
@@ -254,7 +247,7 @@ def _generate(
                 customer.email,
                 payment_methods[customer.pk],
                 status,
-                total,
+                placed.total_cents,
                 len(stream),
                 placed_at,
                 times[-1],
@@ -263,16 +256,14 @@ def _generate(
                 reason,
             )
         )
-        items.extend(
-            (order_id, product.pk, quantity, product.price_cents) for product, quantity in lines
-        )
+        items.extend((order_id, *line) for line in lines)
         events.extend(
             (
                 uuid7(_unix_ms(occurred_at), rng.getrandbits(74)),
                 order_id,
                 version,
                 event.type,
-                _json(_payload(event)),
+                _json(payload(event)),
                 metadata,
                 occurred_at,
             )

@@ -1,13 +1,12 @@
-"""The back office: catalog and customers are edited here; orders change only through commands.
+"""Orders in the back office: viewed here, approved and cancelled through the command bus.
 
-Approving and cancelling dispatch ``ApproveOrder`` / ``CancelOrder`` on the command
-bus with the admin user as the actor, so the handler checks the rules, appends the
-event and the read model follows. Nothing here writes an order's status.
+Approving and cancelling dispatch ``ApproveOrder`` / ``CancelOrder`` with the admin
+user as the actor, so the handler checks the rules, appends the event and the read
+model follows. Nothing here writes an order's status.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -21,93 +20,18 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
-from django.utils.text import Truncator
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from common.admin import ReadOnlyAdminMixin, UUIDSearchMixin, short_uuid
+from orders_write.admin.events import stream_history
 from orders_write.bus import dispatch
 from orders_write.commands import Actor, ApproveOrder, CancelOrder, CommandResult
-from orders_write.events import EVENT_TYPES
-from orders_write.models import (
-    Customer,
-    Event,
-    Order,
-    OrderItem,
-    OrderStatus,
-    PaymentMethod,
-    Product,
-)
+from orders_write.models import Order, OrderItem, OrderStatus
 from orders_write.money import format_cents
 
 # How many refused orders one message lists by id before it only counts the rest.
 MAX_LISTED_FAILURES = 20
-
-
-def parse_uuid(value: str) -> uuid.UUID | None:
-    """``value`` as a UUID, or None when it is not one (a search term, a URL part)."""
-    try:
-        return uuid.UUID(value.strip())
-    except ValueError:
-        return None
-
-
-def short_order_id(order_id: uuid.UUID) -> str:
-    """The first eight hex digits, enough to tell orders apart on a page (full id on hover)."""
-    return format_html('<span title="{}">{}…</span>', order_id, str(order_id)[:8])
-
-
-class ReadOnlyAdminMixin:
-    """View permission only: nothing is added, changed or deleted through the admin."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-# --- Catalog and customers: plain data, edited directly ---------------------------------
-
-
-class PaymentMethodInline(admin.TabularInline):
-    model = PaymentMethod
-    fields = ["label", "is_enabled"]
-    extra = 0
-
-
-@admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["name", "email", "status", "created_at"]
-    list_filter = ["status"]
-    search_fields = ["name", "email"]
-    inlines = [PaymentMethodInline]
-
-
-@admin.register(PaymentMethod)
-class PaymentMethodAdmin(admin.ModelAdmin):
-    list_display = ["label", "customer", "is_enabled"]
-    list_filter = ["is_enabled"]
-    search_fields = ["label", "customer__email"]
-    list_select_related = ["customer"]
-    autocomplete_fields = ["customer"]
-
-
-@admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
-    list_display = ["sku", "name", "price", "is_available"]
-    list_filter = ["is_available"]
-    search_fields = ["sku", "name"]
-
-    @admin.display(description="Price", ordering="price_cents")
-    def price(self, product: Product) -> str:
-        return format_cents(product.price_cents)
-
-
-# --- Orders: read-only data, changed by commands ----------------------------------------
 
 
 class CancelReasonForm(forms.Form):
@@ -121,7 +45,7 @@ class CancelReasonForm(forms.Form):
     )
 
 
-class OrderItemInline(admin.TabularInline):
+class OrderItemInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderItem
     fields = ["product", "quantity", "unit_price", "line_total"]
     readonly_fields = fields
@@ -137,15 +61,6 @@ class OrderItemInline(admin.TabularInline):
         # Whoever may see the order sees its lines.
         return OrderAdmin.can_view_orders(request)
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     @admin.display(description="Unit price")
     def unit_price(self, item: OrderItem) -> str:
         return format_cents(item.unit_price_cents)
@@ -156,7 +71,7 @@ class OrderItemInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdminMixin, UUIDSearchMixin, admin.ModelAdmin):
     """Orders are placed by commands and only viewed here; approve and cancel dispatch commands."""
 
     list_display = ["short_id", "status", "customer_display", "total", "placed_at"]
@@ -165,6 +80,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["customer"]
     date_hierarchy = "placed_at"
     ordering = ["-placed_at", "-id"]
+    # A pasted order id is a primary-key lookup (UUIDSearchMixin); anything else, emails.
     search_fields = ["customer__email"]
     search_help_text = "Search by customer email, or paste a full order id."
     list_per_page = 50
@@ -201,7 +117,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Order", ordering="id")
     def short_id(self, order: Order) -> str:
-        return short_order_id(order.pk)
+        return short_uuid(order.pk)
 
     @admin.display(description="Customer", ordering="customer__email")
     def customer_display(self, order: Order) -> str:
@@ -210,16 +126,6 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Total", ordering="total_cents")
     def total(self, order: Order) -> str:
         return format_cents(order.total_cents)
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
-    ) -> tuple[QuerySet[Order], bool]:
-        # A pasted order id is an exact primary-key lookup (an index hit on any database);
-        # anything else searches customer emails.
-        order_id = parse_uuid(search_term)
-        if order_id is not None:
-            return queryset.filter(pk=order_id), False
-        return super().get_search_results(request, queryset, search_term)
 
     # -- actions --------------------------------------------------------------------------
 
@@ -332,7 +238,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         context = dict(extra_context or {})
         if order is not None:
             context.update(
-                event_history=self.event_history(order),
+                event_history=stream_history(order.pk),
                 can_approve=self.has_approve_permission(request)
                 and order.can_move_to(OrderStatus.APPROVED),
                 can_cancel=self.has_cancel_permission(request)
@@ -340,20 +246,6 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 cancel_form=CancelReasonForm(auto_id="id_cancel_%s"),
             )
         return super().change_view(request, object_id, form_url, extra_context=context)
-
-    def event_history(self, order: Order) -> list[dict[str, Any]]:
-        """The order's stream from the event log, oldest first, as rows for the change page."""
-        return [
-            {
-                "version": event.version,
-                "type": event.type,
-                "occurred_at": event.occurred_at,
-                "actor": event.metadata.get("actor", ""),
-                "details": Truncator(_event_details(event)).chars(200),
-                "position": event.position,
-            }
-            for event in Event.objects.filter(stream_id=order.pk).order_by("version")
-        ]
 
     def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if not self.has_approve_permission(request):
@@ -398,76 +290,3 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             args=[quote(object_id)],
             current_app=self.admin_site.name,
         )
-
-
-def _event_details(event: Event) -> str:
-    """What an event says beyond its type: the reason of a cancellation, the lines placed."""
-    data = event.data
-    if "reason" in data:
-        return f"Reason: {data['reason']}"
-    if "items" in data:
-        lines = ngettext("%d line", "%d lines", len(data["items"])) % len(data["items"])
-        return f"{lines}, {format_cents(data.get('total_cents', 0))}"
-    return ""
-
-
-# --- The event log: append-only, so view only --------------------------------------------
-
-
-class EventTypeFilter(admin.SimpleListFilter):
-    """The known event types (no SELECT DISTINCT over the whole log on every page)."""
-
-    title = "type"
-    parameter_name = "type"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(name, name) for name in EVENT_TYPES]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Event]) -> QuerySet[Event]:
-        return queryset.filter(type=self.value()) if self.value() else queryset
-
-
-@admin.register(Event)
-class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["position", "occurred_at", "type", "order_link", "version", "actor"]
-    list_filter = [EventTypeFilter, ("occurred_at", admin.DateFieldListFilter)]
-    search_help_text = "Paste an order id to see its stream."
-    search_fields = ["type"]
-    date_hierarchy = "occurred_at"
-    ordering = ["-position"]
-    fields = [
-        "position",
-        "event_id",
-        "stream_id",
-        "version",
-        "type",
-        "occurred_at",
-        "data_json",
-        "metadata_json",
-    ]
-    readonly_fields = fields
-
-    @admin.display(description="Order", ordering="stream_id")
-    def order_link(self, event: Event) -> str:
-        url = reverse("admin:orders_write_order_change", args=[quote(event.stream_id)])
-        return format_html('<a href="{}">{}</a>', url, short_order_id(event.stream_id))
-
-    @admin.display(description="Actor")
-    def actor(self, event: Event) -> str:
-        return event.metadata.get("actor", "")
-
-    @admin.display(description="Data")
-    def data_json(self, event: Event) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(event.data, indent=2, sort_keys=True))
-
-    @admin.display(description="Metadata")
-    def metadata_json(self, event: Event) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(event.metadata, indent=2, sort_keys=True))
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Event], search_term: str
-    ) -> tuple[QuerySet[Event], bool]:
-        stream_id = parse_uuid(search_term)
-        if stream_id is not None:
-            return queryset.filter(stream_id=stream_id), False
-        return super().get_search_results(request, queryset, search_term)

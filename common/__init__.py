@@ -1,0 +1,1 @@
+"""Plumbing shared by the apps; it imports neither ``orders_write`` nor ``orders_read``."""
