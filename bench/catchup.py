@@ -71,8 +71,8 @@ def status_with_the_log_behind() -> tuple[float, float]:
     the start of the log, against the way it once asked: COUNT and MIN over the backlog."""
     from django.db.models import Min
 
-    from orders_read.catchup import get_checkpoint
-    from orders_read.status import projection_status
+    from orders_read.engine.catchup import get_checkpoint
+    from orders_read.engine.status import projection_status
     from orders_write import event_log
 
     def ms(work: Callable[[], object]) -> float:
@@ -101,7 +101,7 @@ def follower_lag(seconds: float, logs: Path) -> tuple[float, float, float, int]:
     from django.test import override_settings
 
     from bench.writes import bus_place, order_inputs
-    from orders_read.status import ProjectionStatus, projection_status
+    from orders_read.engine.status import ProjectionStatus, projection_status
 
     env = dict(os.environ, LOG_LEVEL="WARNING", ORDERS_INLINE_PROJECTION="0")
     processes: list[subprocess.Popen] = []

@@ -34,7 +34,7 @@ def copy_ceiling() -> tuple[float, int]:
     from django.db import connection, transaction
 
     from orders_read.models import OrderSummary
-    from orders_read.projections import COLUMNS
+    from orders_read.order_summary.fold import COLUMNS
 
     table = OrderSummary._meta.db_table
     columns = ", ".join(COLUMNS)

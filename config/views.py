@@ -18,7 +18,7 @@ from config.openapi import (
     REQUEST_ID_REQUEST_HEADER,
     REQUEST_ID_RESPONSE_HEADER,
 )
-from orders_read.status import LAG_COUNT_LIMIT, all_statuses
+from orders_read.engine.status import LAG_COUNT_LIMIT, all_statuses
 
 logger = logging.getLogger(__name__)
 

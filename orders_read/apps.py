@@ -6,9 +6,12 @@ class OrdersReadConfig(AppConfig):
     verbose_name = "Orders (read model)"
 
     def ready(self) -> None:
-        from orders_read.receivers import project_committed_events
+        from orders_read.engine import registry
+        from orders_read.engine.inline import project_committed_events
+        from orders_read.order_summary.projection import order_summary
         from orders_write.signals import events_committed
 
+        registry.register(order_summary)
         events_committed.connect(
             project_committed_events, dispatch_uid="orders_read.project_committed_events"
         )

@@ -38,11 +38,10 @@ DASHBOARD_FIELDS = [
     "day_placed",
     "version",
 ]
-GENERATED_FIELDS = ["is_high_value", "day_placed"]
 
 
 class OrderSummary(models.Model):
-    """The seed's ``order_summaries`` row, plus the customer id and the stream version."""
+    """The dashboard's order summary row, plus the customer id and the stream version."""
 
     order_id = models.UUIDField(primary_key=True)
     customer_id = models.BigIntegerField()

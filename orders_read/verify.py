@@ -16,7 +16,7 @@ from uuid import UUID
 from django.db import transaction
 
 from orders_read.models import DASHBOARD_FIELDS, HIGH_VALUE_CENTS, OrderSummary
-from orders_read.projections import order_summary
+from orders_read.order_summary.projection import order_summary
 from orders_write import event_log, selectors
 from orders_write.money import format_cents
 

@@ -196,7 +196,7 @@ class OrderDashboardViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
     )
 )
 class CustomerOrdersApi(ValuesListMixin, generics.ListAPIView):
-    """``GET /customers/{id}/orders``: the seed's GetCustomerOrders, from the read model."""
+    """``GET /customers/{id}/orders``: one customer's orders, from the read model."""
 
     serializer_class = OrderSummarySerializer
     filterset_class = OrderSummaryFilter

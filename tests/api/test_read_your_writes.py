@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from orders_read import selectors
+from orders_read.engine.inline import apply_events
 from orders_read.models import OrderSummary
-from orders_read.projections import apply_events
 from orders_write.models import Event
 
 pytestmark = pytest.mark.django_db

@@ -5,10 +5,10 @@ import io
 import pytest
 from django.core.management import call_command
 
-from orders_read import projections
-from orders_read.catchup import catch_up, get_checkpoint
+from orders_read.engine import upsert
+from orders_read.engine.catchup import catch_up, get_checkpoint
 from orders_read.models import OrderSummary, ProjectionCheckpoint
-from orders_read.projections import order_summary
+from orders_read.order_summary.projection import order_summary
 from orders_write import event_log
 from orders_write.models import Event
 from tests.read_model import summary_rows, varied_history
@@ -23,7 +23,7 @@ def test_a_process_that_died_after_commit_is_repaired_exactly(
     place, actor, monkeypatch, caplog, copy_threshold
 ):
     # Both ways a batch is written on PostgreSQL: through COPY, or one statement.
-    monkeypatch.setattr(projections, "COPY_THRESHOLD", copy_threshold)
+    monkeypatch.setattr(upsert, "COPY_THRESHOLD", copy_threshold)
     # Reference: the same history projected inline.
     varied_history(place, actor, project=True)
     expected = summary_rows()

@@ -3,10 +3,10 @@
 import pytest
 from django.core.management import call_command
 
-from orders_read import projections
-from orders_read.catchup import catch_up
+from orders_read.engine.catchup import catch_up
 from orders_read.models import DeadLetter, OrderSummary
-from orders_read.projections import order_summary
+from orders_read.order_summary import projection
+from orders_read.order_summary.projection import order_summary
 from orders_write.models import Event, OrderStatus
 from tests.read_model import varied_history
 
@@ -19,14 +19,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def poison(monkeypatch):
     """Make the projection fail on the events of chosen streams, until ``cure()``."""
     poisoned = set()
-    real_evolve = projections.evolve
+    real_evolve = projection.evolve
 
     def evolve(row, event):
         if event.stream_id in poisoned:
             raise ValueError(f"cannot project {event.type}")
         return real_evolve(row, event)
 
-    monkeypatch.setattr(projections, "evolve", evolve)
+    monkeypatch.setattr(projection, "evolve", evolve)
     return poisoned
 
 

@@ -17,11 +17,11 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from orders_read.catchup import catch_up, get_checkpoint, record_dead_letter
-from orders_read.follower import Follower
+from orders_read.engine.catchup import catch_up, get_checkpoint, record_dead_letter
+from orders_read.engine.follower import Follower
+from orders_read.engine.status import projection_status
 from orders_read.models import DeadLetter, OrderSummary
-from orders_read.projections import order_summary
-from orders_read.status import projection_status
+from orders_read.order_summary.projection import order_summary
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, OrderLine, PlaceOrder
 from orders_write.models import Event
@@ -277,7 +277,7 @@ def test_the_follower_survives_losing_the_database(place, settings, monkeypatch)
     """A restart or failover is a pause, not the end of catch-up."""
     from django.db import OperationalError
 
-    from orders_read import follower as follower_module
+    from orders_read.engine import follower as follower_module
 
     settings.ORDERS_INLINE_PROJECTION = False
     real_catch_up_all = follower_module.catch_up_all
@@ -373,12 +373,12 @@ def test_a_batch_cut_off_by_a_lost_session_is_applied_again_after_reconnecting(
     real_apply = order_summary.apply
     batches = []
 
-    def apply(events, model=None):
+    def apply(events, *tables):
         batches.append(len(events))
         if len(batches) == 1:
             # The batch's transaction is open: its session dies under it.
             terminate(connection.connection.info.backend_pid)
-        return real_apply(events, model)
+        return real_apply(events, *tables)
 
     monkeypatch.setattr(order_summary, "apply", apply)
     passes = Passes()
@@ -410,11 +410,11 @@ def test_a_dead_letter_retry_cut_off_by_a_lost_session_keeps_the_lock_and_listen
     real_apply = order_summary.apply
     retries = []
 
-    def apply(events, model=None):
+    def apply(events, *tables):
         if not retries:
             retries.append(events)
             terminate(connection.connection.info.backend_pid)
-        return real_apply(events, model)
+        return real_apply(events, *tables)
 
     monkeypatch.setattr(order_summary, "apply", apply)
     passes = Passes()
@@ -438,7 +438,7 @@ def test_a_session_replaced_behind_the_followers_back_is_handled_as_lost(
     place, settings, monkeypatch
 ):
     """Django reconnects on its own after some failures: that session has no lock, no LISTEN."""
-    from orders_read import follower as follower_module
+    from orders_read.engine import follower as follower_module
 
     settings.ORDERS_INLINE_PROJECTION = False
     real_catch_up_all = follower_module.catch_up_all

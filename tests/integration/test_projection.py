@@ -6,9 +6,9 @@ import logging
 import pytest
 from django.db import transaction
 
-from orders_read import projections
+from orders_read.engine.inline import apply_events
 from orders_read.models import OrderSummary
-from orders_read.projections import apply_events
+from orders_read.order_summary import projection
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, CancelOrder
 from orders_write.models import Event, Order, OrderStatus
@@ -116,9 +116,9 @@ def test_a_failing_projection_is_logged_and_the_command_still_succeeds(
     def broken(row, event):
         raise RuntimeError("read database unavailable")
 
-    monkeypatch.setattr(projections, "evolve", broken)
+    monkeypatch.setattr(projection, "evolve", broken)
     with (
-        caplog.at_level(logging.ERROR, logger="orders_read.receivers"),
+        caplog.at_level(logging.ERROR, logger="orders_read.engine.inline"),
         django_capture_on_commit_callbacks(execute=True),
     ):
         order = place()

@@ -5,11 +5,11 @@ import datetime
 import pytest
 from django.core.management import call_command
 
-from orders_read import status as status_module
-from orders_read.catchup import catch_up
+from orders_read.engine import status as status_module
+from orders_read.engine.catchup import catch_up
+from orders_read.engine.status import projection_status
 from orders_read.models import DeadLetter
-from orders_read.projections import order_summary
-from orders_read.status import projection_status
+from orders_read.order_summary.projection import order_summary
 from orders_write.models import Event
 
 pytestmark = pytest.mark.django_db(transaction=True)

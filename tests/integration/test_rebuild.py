@@ -6,11 +6,13 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from orders_read import rebuild as rebuild_module
-from orders_read.catchup import get_checkpoint
+from orders_read import models
+from orders_read.engine import rebuild as rebuild_module
+from orders_read.engine.catchup import get_checkpoint
+from orders_read.engine.rebuild import rebuild
 from orders_read.models import DeadLetter, OrderSummary
-from orders_read.projections import order_summary
-from orders_read.rebuild import rebuild
+from orders_read.order_summary import projection as summary_projection
+from orders_read.order_summary.projection import order_summary
 from orders_write import event_log
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder
@@ -95,14 +97,14 @@ def test_events_committed_during_the_rebuild_are_in_the_result(
 
 def test_a_poison_event_during_rebuild_is_dead_lettered(place, actor, monkeypatch):
     orders = varied_history(place, actor, count=3)
-    real_evolve = rebuild_module.evolve
+    real_evolve = summary_projection.evolve
 
     def evolve(row, event):
         if event.stream_id == orders[1].id:
             raise ValueError("poison")
         return real_evolve(row, event)
 
-    monkeypatch.setattr(rebuild_module, "evolve", evolve)
+    monkeypatch.setattr(summary_projection, "evolve", evolve)
     result = rebuild(order_summary, set_based=False)
 
     assert len(result.failures) == 2  # placed + approved
@@ -187,3 +189,28 @@ def test_an_event_the_set_based_fold_cannot_read_falls_back_to_python(place, act
     assert set(DeadLetter.objects.values_list("stream_id", flat=True)) == {orders[1].id}
     assert not OrderSummary.objects.filter(pk=orders[1].id).exists()
     assert OrderSummary.objects.count() == 2
+
+
+@pytest.fixture
+def display_order_reversed():
+    """``DASHBOARD_FIELDS`` in the opposite order, as if reordered for display."""
+    fields = models.DASHBOARD_FIELDS
+    shown = list(fields)
+    fields.reverse()  # in place: every module holding the list sees the new order
+    yield
+    fields[:] = shown
+
+
+@pytest.mark.parametrize("set_based", [True, False], ids=["set-based", "python"])
+def test_the_display_order_of_the_fields_changes_nothing_a_rebuild_writes(
+    place, actor, set_based, display_order_reversed
+):
+    varied_history(place, actor, count=8)
+    inline = summary_rows()
+    OrderSummary.objects.all().delete()
+
+    result = rebuild(order_summary, set_based=set_based)
+
+    assert summary_rows() == inline
+    expected = "sql" if set_based and connection.vendor == "postgresql" else "python"
+    assert result.method == expected

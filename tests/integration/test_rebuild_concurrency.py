@@ -16,12 +16,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
-from orders_read import rebuild as rebuild_module
-from orders_read.catchup import catch_up, get_checkpoint
+from orders_read.engine import rebuild as rebuild_module
+from orders_read.engine.catchup import catch_up, get_checkpoint
+from orders_read.engine.rebuild import rebuild
+from orders_read.engine.rebuild_lock import ADVISORY_LOCK_CLASS
 from orders_read.models import OrderSummary
-from orders_read.projections import order_summary
-from orders_read.rebuild import rebuild
-from orders_read.rebuild_lock import ADVISORY_LOCK_CLASS
+from orders_read.order_summary.projection import order_summary
 from orders_read.verify import find_drift
 from orders_write import event_log
 from orders_write.bus import dispatch
@@ -214,7 +214,7 @@ import django
 django.setup()
 from django.db import connection
 
-from orders_read.rebuild_lock import rebuild_lock
+from orders_read.engine.rebuild_lock import rebuild_lock
 
 with rebuild_lock(connection, "order_summary"):
     print("locked", flush=True)

@@ -6,9 +6,9 @@ import pytest
 from django.core.management import call_command
 
 from demo.management.commands import seed_demo
-from orders_read.catchup import get_checkpoint
+from orders_read.engine.catchup import get_checkpoint
+from orders_read.engine.status import projection_status
 from orders_read.models import OrderSummary
-from orders_read.status import projection_status
 from orders_write import event_log
 from orders_write.models import Event, Order
 from tests.read_model import summary_rows

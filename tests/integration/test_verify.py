@@ -46,15 +46,15 @@ def test_drift_is_reported_and_exits_1(place, actor):
 
 def test_a_projection_bug_shows_up_as_drift(place, actor, monkeypatch):
     """Expected rows come from the write models, not the projection code."""
-    from orders_read import projections
+    from orders_read.order_summary import projection
 
-    real_evolve = projections.evolve
+    real_evolve = projection.evolve
 
     def off_by_one(row, event):
         row = real_evolve(row, event)
         return row and {**row, "item_count": row["item_count"] + 1}
 
-    monkeypatch.setattr(projections, "evolve", off_by_one)
+    monkeypatch.setattr(projection, "evolve", off_by_one)
     varied_history(place, actor, count=2)
     with pytest.raises(CommandError):
         verify()

@@ -6,9 +6,9 @@ from types import FrameType
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from orders_read.catchup import DEFAULT_BATCH_SIZE, PassResult, catch_up_all
-from orders_read.follower import Follower
-from orders_read.projections import PROJECTIONS
+from orders_read.engine import registry
+from orders_read.engine.catchup import DEFAULT_BATCH_SIZE, PassResult, catch_up_all
+from orders_read.engine.follower import Follower
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--projection",
             action="append",
-            choices=sorted(PROJECTIONS),
+            choices=registry.names(),
             help="Projection to catch up (repeatable; default: all).",
         )
         parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: object, **options: object) -> None:
-        names = options["projection"] or sorted(PROJECTIONS)
+        names = options["projection"] or registry.names()
         batch_size = options["batch_size"]
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")

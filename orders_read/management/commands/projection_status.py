@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from orders_read.status import all_statuses
+from orders_read.engine.status import all_statuses
 
 
 class Command(BaseCommand):

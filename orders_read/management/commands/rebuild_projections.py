@@ -4,9 +4,9 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from orders_read.projections import PROJECTIONS
-from orders_read.rebuild import rebuild
-from orders_read.rebuild_lock import RebuildInProgress
+from orders_read.engine import registry
+from orders_read.engine.rebuild import rebuild
+from orders_read.engine.rebuild_lock import RebuildInProgress
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--projection",
             action="append",
-            choices=sorted(PROJECTIONS),
+            choices=registry.names(),
             help="Projection to rebuild (repeatable; default: all).",
         )
         parser.add_argument(
@@ -35,11 +35,12 @@ class Command(BaseCommand):
         batch_size = options["batch_size"]
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
-        for name in options["projection"] or sorted(PROJECTIONS):
+        # One projection at a time: the others keep serving and following meanwhile.
+        for name in options["projection"] or registry.names():
             self._started = time.monotonic()
             try:
                 result = rebuild(
-                    PROJECTIONS[name],
+                    registry.get(name),
                     batch_size=batch_size,
                     progress=self._progress if self.stdout.isatty() else None,
                 )

@@ -4,9 +4,10 @@ Each batch is applied and the checkpoint moved in one transaction, so a crash
 anywhere leaves rows and checkpoint agreeing. An event a projection cannot apply is
 recorded as a dead letter and the others go on; dead letters are retried at the
 start of every pass, and a retry that succeeds re-projects the event's whole
-stream, so later events of that order that depended on it are applied too. A lost
-database session is no event's fault: it ends the pass, and the batch is applied
-again once the caller has reconnected.
+stream, so later events of that order that depended on it are applied too.
+Each projection is given only the event types it handles; its checkpoint moves past
+the others. A lost database session is no event's fault: it ends the pass, and the
+batch is applied again once the caller has reconnected.
 """
 
 from __future__ import annotations
@@ -17,21 +18,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import F, Model
+from django.db.models import F
 from django.utils import timezone
 
+from orders_read.engine import registry
+from orders_read.engine.projection import LIVE, AnyEvent, Projection, Tables
 from orders_read.models import DeadLetter, ProjectionCheckpoint
-from orders_read.projections import PROJECTIONS, OrderSummaryProjection
 from orders_write import event_log
-from orders_write.event_log import EventRecord, LogPosition
-from orders_write.models import Event
+from orders_write.event_log import LogPosition
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 5000
 
 # Called with (event, exception) for an event a projection could not apply.
-OnFailure = Callable[[Event | EventRecord, Exception], None]
+OnFailure = Callable[[AnyEvent, Exception], None]
 
 
 @dataclass
@@ -52,14 +53,7 @@ def get_checkpoint(name: str) -> LogPosition:
     return LogPosition(checkpoint.transaction_id, checkpoint.position)
 
 
-def set_checkpoint(name: str, position: LogPosition) -> None:
-    ProjectionCheckpoint.objects.update_or_create(
-        name=name,
-        defaults={"transaction_id": position.transaction_id, "position": position.position},
-    )
-
-
-def record_dead_letter(projection: str, event: Event | EventRecord, error: Exception) -> None:
+def record_dead_letter(projection: str, event: AnyEvent, error: Exception) -> None:
     now = timezone.now()
     logger.error(
         "Projection %s cannot apply event %s (%s v%s of %s): %r",
@@ -106,19 +100,22 @@ def session_lost(session: object) -> bool:
 
 
 def apply_batch(
-    projection: OrderSummaryProjection,
-    events: Sequence[Event | EventRecord],
+    projection: Projection,
+    events: Sequence[AnyEvent],
     on_failure: OnFailure,
-    model: type[Model] | None = None,
+    tables: Tables = LIVE,
 ) -> int:
     """Apply a batch; if it fails, apply event by event so one poison event stops nothing.
 
     A lost session is raised as is: nothing of the batch is applied, nothing dead-lettered.
     """
+    events = projection.handled(events)
+    if not events:
+        return 0
     session = current_session()
     try:
         with transaction.atomic():
-            return projection.apply(events, model)
+            return projection.apply(events, tables)
     except Exception:
         if session_lost(session):
             raise
@@ -133,13 +130,13 @@ def apply_batch(
         for event in events:
             try:
                 with transaction.atomic():
-                    written += projection.apply([event], model)
+                    written += projection.apply([event], tables)
             except Exception as error:
                 on_failure(event, error)
         return written
 
 
-def retry_dead_letters(projection: OrderSummaryProjection, result: PassResult) -> None:
+def retry_dead_letters(projection: Projection, result: PassResult) -> None:
     """Re-project the stream of each dead letter; clear the ones that now apply."""
     by_stream: dict[object, list[DeadLetter]] = defaultdict(list)
     for letter in DeadLetter.objects.filter(projection=projection.name):
@@ -149,7 +146,7 @@ def retry_dead_letters(projection: OrderSummaryProjection, result: PassResult) -
         session = current_session()
         try:
             with transaction.atomic():
-                projection.apply(list(event_log.stream(stream_id)))
+                projection.apply(projection.handled(event_log.stream(stream_id)))
                 DeadLetter.objects.filter(pk__in=[letter.pk for letter in letters]).delete()
             result.recovered += len(letters)
         except Exception as error:
@@ -163,16 +160,14 @@ def retry_dead_letters(projection: OrderSummaryProjection, result: PassResult) -
             )
 
 
-def catch_up(
-    projection: OrderSummaryProjection, *, batch_size: int = DEFAULT_BATCH_SIZE
-) -> PassResult:
+def catch_up(projection: Projection, *, batch_size: int = DEFAULT_BATCH_SIZE) -> PassResult:
     """One pass: retry dead letters, then apply every safe event after the checkpoint."""
     result = PassResult(projection=projection.name)
     retry_dead_letters(projection, result)
     ProjectionCheckpoint.objects.get_or_create(name=projection.name)
     horizon = event_log.safe_horizon()
 
-    def dead_letter(event: Event | EventRecord, error: Exception) -> None:
+    def dead_letter(event: AnyEvent, error: Exception) -> None:
         record_dead_letter(projection.name, event, error)
         result.dead_lettered += 1
 
@@ -196,4 +191,7 @@ def catch_up(
 def catch_up_all(
     names: Sequence[str] | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> list[PassResult]:
-    return [catch_up(PROJECTIONS[name], batch_size=batch_size) for name in names or PROJECTIONS]
+    """One pass of each named projection (default: every registered one)."""
+    return [
+        catch_up(registry.get(name), batch_size=batch_size) for name in names or registry.names()
+    ]

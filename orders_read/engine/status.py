@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from orders_read.catchup import get_checkpoint
+from orders_read.engine import registry
+from orders_read.engine.catchup import get_checkpoint
 from orders_read.models import DeadLetter
-from orders_read.projections import PROJECTIONS
 from orders_write import event_log
 from orders_write.event_log import LogPosition
 
@@ -80,5 +80,6 @@ def projection_status(name: str, now: datetime.datetime | None = None) -> Projec
 
 
 def all_statuses() -> list[ProjectionStatus]:
+    """Every registered projection's status (what ``/health`` and ``projection_status`` show)."""
     now = timezone.now()
-    return [projection_status(name, now) for name in PROJECTIONS]
+    return [projection_status(name, now) for name in registry.names()]

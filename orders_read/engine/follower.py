@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING
 
 from django.db import Error, connection
 
-from orders_read.catchup import DEFAULT_BATCH_SIZE, PassResult, catch_up_all, session_lost
+from orders_read.engine.catchup import (
+    DEFAULT_BATCH_SIZE,
+    PassResult,
+    catch_up_all,
+    session_lost,
+)
 from orders_write.event_log import NOTIFY_CHANNEL
 
 if TYPE_CHECKING:

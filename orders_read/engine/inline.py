@@ -1,0 +1,47 @@
+"""The inline path: committed events into every projection, right after their COMMIT.
+
+Connected to ``orders_write.signals.events_committed`` in ``AppConfig.ready``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.conf import settings
+
+from orders_read.engine import registry
+from orders_read.engine.projection import AnyEvent, Projection
+
+logger = logging.getLogger(__name__)
+
+
+def project_committed_events(sender: Any, events: Sequence[AnyEvent], **kwargs: Any) -> None:
+    """Project events right after their command commits (the inline path).
+
+    A failure is logged and left for catch-up from the event log: the command has
+    committed and must not turn into an error.
+    """
+    if not settings.ORDERS_INLINE_PROJECTION:
+        return
+    for projection in registry.projections():
+        try:
+            _apply(projection, events)
+        except Exception:
+            logger.exception(
+                "Projection %s failed on events %s; catch-up will retry them",
+                projection.name,
+                [event.position for event in events],
+            )
+
+
+def apply_events(events: Iterable[AnyEvent]) -> int:
+    """Apply events to every projection, failures raised; returns rows written."""
+    events = list(events)
+    return sum(_apply(projection, events) for projection in registry.projections())
+
+
+def _apply(projection: Projection, events: Iterable[AnyEvent]) -> int:
+    handled = projection.handled(events)
+    return projection.apply(handled) if handled else 0

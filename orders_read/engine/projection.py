@@ -1,0 +1,93 @@
+"""What a projection is to the engine: a name, its tables, its events, how it applies them.
+
+A projection is a small object; the engine calls it and never looks inside. It
+declares the models whose tables it owns (a rebuild copies and swaps all of them),
+the event types it handles (the engine hands it only those), how it applies a batch
+of events to its tables idempotently, and how it folds the whole log from scratch for
+a rebuild (by default: every event, in log order, through ``apply``), optionally also
+as one set-based SQL statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model
+
+from orders_write.event_log import EventRecord, LogPosition
+from orders_write.models import Event
+
+if TYPE_CHECKING:
+    from orders_read.engine.rebuild import Replay
+
+# A stored event or the same event read as a tuple: both have the attributes projections use.
+AnyEvent = Event | EventRecord
+Row = dict[str, Any]
+# A statement and its parameters.
+SQL = tuple[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Where a projection writes: its live models, or a rebuild's copies of them.
+
+    ``tables[Model]`` is the model to write through: ``Model`` itself, or the copy a
+    rebuild fills in its place.
+    """
+
+    copies: Mapping[type[Model], type[Model]] = field(default_factory=dict)
+
+    def __getitem__(self, model: type[Model]) -> type[Model]:
+        return self.copies.get(model, model)
+
+
+LIVE = Tables()
+
+
+class Projection:
+    """The base of every projection: subclass it, fill in the class attributes and ``apply``."""
+
+    # Unique; names the checkpoint, dead letters and the ``--projection`` choice.
+    name: ClassVar[str]
+    # Every model whose table the projection writes (and a rebuild copies and swaps).
+    models: ClassVar[tuple[type[Model], ...]]
+    # The event types ``apply`` is given; the others pass it by.
+    event_types: ClassVar[frozenset[str]]
+
+    def handled(self, events: Iterable[AnyEvent]) -> list[AnyEvent]:
+        """The events of the types this projection handles, in their order."""
+        return [event for event in events if event.type in self.event_types]
+
+    def apply(self, events: list[AnyEvent], tables: Tables = LIVE) -> int:
+        """Apply events (log order) to ``tables``; returns rows written.
+
+        Idempotent: events already applied (delivered by the inline path and catch-up
+        both, or replayed) change nothing. Atomic: a failure leaves ``tables`` as they
+        were. Called in the caller's transaction when there is one.
+        """
+        raise NotImplementedError
+
+    def fold(self, replay: Replay) -> int:
+        """Fold the log from scratch into the empty copies ``replay.tables``; rows written.
+
+        By default every handled event goes through ``apply`` in log order, a batch at
+        a time. Override it with something faster when the projection can fold in
+        another order (by stream, in memory).
+        """
+        return replay.through_apply()
+
+    def set_based_rebuild(
+        self, connection: BaseDatabaseWrapper, tables: Tables, end: LogPosition
+    ) -> SQL | None:
+        """One statement folding the log up to ``end`` into the empty ``tables``, or None.
+
+        Optional (PostgreSQL only): the engine runs it, and should it fail, folds with
+        ``fold`` instead.
+        """
+        return None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

@@ -1,0 +1,358 @@
+"""Rebuild a projection from the whole event log with zero downtime.
+
+The new rows are built in copies of every table the projection owns while the
+dashboard keeps reading the old ones. On PostgreSQL a projection may offer one
+set-based statement that folds the whole log in the server; should it fail (an event
+it cannot read), or where there is none, the projection's ``fold`` replays the log
+into the copies (by default every event in log order through ``apply``; a projection
+can fold faster its own way, flat in memory at any log size). The copies are then
+caught up with the events committed meanwhile, and one transaction swaps the tables
+and sets the checkpoint (``_swap_in`` says how no committed event is left out, even
+one the inline path wrote to an old table). Interrupted at any point before that,
+the copies are dropped and the old rows keep serving. One rebuild of a projection
+runs at a time (``rebuild_lock``). Other projections are not touched: they keep
+serving and following.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.apps.registry import Apps
+from django.db import DatabaseError, connections, models, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from orders_read.engine.catchup import DEFAULT_BATCH_SIZE, apply_batch, record_dead_letter
+from orders_read.engine.projection import AnyEvent, Projection, Tables
+from orders_read.engine.rebuild_lock import rebuild_lock
+from orders_read.models import DeadLetter, ProjectionCheckpoint
+from orders_write import event_log
+from orders_write.event_log import LogPosition
+from orders_write.models import Event
+
+logger = logging.getLogger(__name__)
+
+SHADOW_SUFFIX = "_rebuild"
+INDEX_SUFFIX = "_rb"
+
+# Called with (events done, events in total) as the fold goes.
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class RebuildResult:
+    projection: str
+    events: int = 0
+    rows: int = 0
+    caught_up: int = 0
+    seconds: float = 0.0
+    checkpoint: LogPosition = event_log.START
+    failures: list[tuple[AnyEvent, Exception]] = field(default_factory=list)
+    # "sql" (one set-based statement on PostgreSQL) or "python" (the projection's fold).
+    method: str = ""
+
+
+@dataclass
+class Replay:
+    """A fold from scratch: the events to fold, where to write them, where to report.
+
+    What a projection's ``fold`` is given. ``events`` are the handled events up to the
+    rebuild's end, in no particular order (``order_by`` the order the fold needs).
+    """
+
+    projection: Projection
+    tables: Tables
+    events: models.QuerySet[Event]
+    total: int
+    batch_size: int
+    progress: Progress | None
+    failures: list[tuple[AnyEvent, Exception]]
+    done: int = 0
+
+    def fail(self, event: AnyEvent, error: Exception) -> None:
+        """Keep an event the fold could not apply: it is dead-lettered at the swap."""
+        self.failures.append((event, error))
+
+    def advance(self, count: int = 1) -> None:
+        """Count events folded; progress is reported every ``batch_size`` of them."""
+        before, self.done = self.done, self.done + count
+        if self.progress and self.done // self.batch_size > before // self.batch_size:
+            self.progress(self.done, self.total)
+
+    def finish(self) -> None:
+        if self.progress:
+            self.progress(self.done, self.total)
+
+    def through_apply(self) -> int:
+        """The default fold: every event, in log order, through ``apply`` in batches."""
+        written = 0
+        ordered = self.events.order_by("transaction_id", "position")
+        batch: list[AnyEvent] = []
+        for event in event_log.records(ordered, chunk_size=self.batch_size):
+            batch.append(event)
+            if len(batch) >= self.batch_size:
+                written += apply_batch(self.projection, batch, self.fail, self.tables)
+                self.advance(len(batch))
+                batch = []
+        written += apply_batch(self.projection, batch, self.fail, self.tables)
+        self.advance(len(batch))
+        self.finish()
+        return written
+
+
+def shadow_model(live: type[models.Model]) -> type[models.Model]:
+    """A model for a copy of ``live``'s table: same columns, no secondary indexes yet."""
+    meta = type(
+        "Meta",
+        (),
+        {
+            "app_label": live._meta.app_label,
+            "db_table": live._meta.db_table + SHADOW_SUFFIX,
+            # A registry of its own: the copy never joins the project's models.
+            "apps": Apps(),
+        },
+    )
+    attrs: dict[str, object] = {"__module__": __name__, "Meta": meta}
+    for model_field in live._meta.local_fields:
+        attrs[model_field.name] = model_field.clone()
+    return type(f"{live.__name__}Rebuild", (models.Model,), attrs)
+
+
+def _temporary(index: models.Index) -> models.Index:
+    """The same index (fields, condition, opclasses...) under the copy's name."""
+    temporary = index.clone()
+    temporary.name = index.name + INDEX_SUFFIX
+    return temporary
+
+
+def _drop(connection: BaseDatabaseWrapper, model: type[models.Model]) -> None:
+    table = model._meta.db_table
+    if table in connection.introspection.table_names():
+        with connection.schema_editor() as editor:
+            editor.delete_model(model)
+
+
+def _catch_up_copy(
+    projection: Projection,
+    tables: Tables,
+    position: LogPosition,
+    result: RebuildResult,
+    batch_size: int,
+    horizon: int | None = None,
+) -> LogPosition:
+    """Apply to the copies the events after ``position``; returns where it got to.
+
+    ``horizon`` as in ``event_log.after``: the safe events by default, every
+    committed one with ``MAX_BIGINT``.
+    """
+    for batch in event_log.iter_batches(position, batch_size, horizon):
+        apply_batch(
+            projection,
+            batch,
+            lambda event, error: result.failures.append((event, error)),
+            tables,
+        )
+        result.caught_up += len(batch)
+        position = event_log.position_of(batch[-1])
+    return position
+
+
+def _swap(connection: BaseDatabaseWrapper, tables: Tables) -> None:
+    """Every copy takes its live table's place (inside the caller's transaction)."""
+    for live, copy in tables.copies.items():
+        _swap_table(connection, live, copy)
+
+
+def _swap_table(
+    connection: BaseDatabaseWrapper, live: type[models.Model], copy: type[models.Model]
+) -> None:
+    live_table, copy_table = live._meta.db_table, copy._meta.db_table
+    with connection.schema_editor() as editor:
+        # No CASCADE (Django's delete_model would add it): a view or key that depends
+        # on the table makes the swap fail loudly instead of vanishing with it.
+        editor.execute(f"DROP TABLE {editor.quote_name(live_table)}")
+        editor.alter_db_table(copy, copy_table, live_table)
+        if connection.vendor == "postgresql":
+            # Constraints keep the copy's names (primary key, checks): give them the live ones.
+            with connection.cursor() as cursor:
+                constraints = connection.introspection.get_constraints(cursor, live_table)
+            for name in constraints:
+                if name.startswith(copy_table):
+                    editor.execute(
+                        f"ALTER TABLE {editor.quote_name(live_table)} RENAME CONSTRAINT "
+                        f"{editor.quote_name(name)} TO "
+                        f"{editor.quote_name(live_table + name[len(copy_table) :])}"
+                    )
+        for index in live._meta.indexes:
+            editor.rename_index(live, _temporary(index), index)
+
+
+def _hold_off_inline_writes(connection: BaseDatabaseWrapper, tables: Tables) -> None:
+    """Until this transaction ends, no inline write reads or writes the live tables.
+
+    The inline path writes a row after its command has committed, so once the
+    writes in flight have finished, every event behind a row in an old table is
+    committed, and the copy can take it from the log. On PostgreSQL this is the
+    ACCESS EXCLUSIVE lock the swap's DROP TABLE takes anyway, taken a moment
+    earlier (readers wait a few milliseconds more). EXCLUSIVE would not do: the
+    inline path reads a row before it writes it, and a row read from the old table
+    now would carry its errors (the drift a rebuild repairs) into the new one. A
+    writer waiting for the lock looks the table up by name again once it has it,
+    so it reads and writes the new table. On SQLite the transaction began
+    IMMEDIATE (settings): it holds the write lock, and every writer waits.
+    """
+    if connection.vendor == "postgresql":
+        quote = connection.ops.quote_name
+        live = ", ".join(quote(model._meta.db_table) for model in tables.copies)
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {live} IN ACCESS EXCLUSIVE MODE")
+
+
+def _swap_in(
+    projection: Projection,
+    connection: BaseDatabaseWrapper,
+    tables: Tables,
+    position: LogPosition,
+    result: RebuildResult,
+    batch_size: int,
+) -> LogPosition:
+    """Apply the last events to the copies and swap them in, in one transaction.
+
+    Returns the checkpoint set. On PostgreSQL the safe events (below the horizon)
+    do not include an event that a later transaction committed while an older one
+    is still open, though the inline path may already have written it to the old
+    tables. So once inline writes are held off, every committed event is applied
+    too, whatever the horizon: projections are idempotent (a row's stream version,
+    an aggregate's ledger), so catch-up applying these events again later changes
+    nothing. The checkpoint stays at the last safe event, never past one that may
+    still commit before it.
+    """
+    with connection.constraint_checks_disabled(), transaction.atomic(using=connection.alias):
+        checkpoint, _ = ProjectionCheckpoint.objects.select_for_update().get_or_create(
+            name=projection.name
+        )
+        # Under the checkpoint lock no catch-up runner moves; apply the last safe events.
+        position = _catch_up_copy(projection, tables, position, result, batch_size)
+        _hold_off_inline_writes(connection, tables)
+        _catch_up_copy(projection, tables, position, result, batch_size, event_log.MAX_BIGINT)
+        _swap(connection, tables)
+        checkpoint.transaction_id, checkpoint.position = position
+        checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])
+        DeadLetter.objects.filter(projection=projection.name).delete()
+        for event, error in result.failures:
+            record_dead_letter(projection.name, event, error)
+    return position
+
+
+def rebuild(
+    projection: Projection,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+    set_based: bool = True,
+) -> RebuildResult:
+    """Replay the whole log into copies of the projection's tables, then swap them in.
+
+    Raises ``RebuildInProgress`` if another rebuild of the projection is running.
+    ``set_based=False`` folds in Python even on PostgreSQL.
+    """
+    connection = connections[router.db_for_write(projection.models[0])]
+    with rebuild_lock(connection, projection.name):
+        return _rebuild(projection, connection, batch_size, progress, set_based)
+
+
+def _rebuild(
+    projection: Projection,
+    connection: BaseDatabaseWrapper,
+    batch_size: int,
+    progress: Progress | None,
+    set_based: bool,
+) -> RebuildResult:
+    """The rebuild itself, under the projection's rebuild lock."""
+    started = time.monotonic()
+    result = RebuildResult(projection=projection.name)
+    tables = Tables({live: shadow_model(live) for live in projection.models})
+    copies = list(tables.copies.values())
+    for copy in copies:
+        # Left over from an interrupted rebuild: the lock says no other rebuild uses it.
+        _drop(connection, copy)
+    with connection.schema_editor() as editor:
+        for copy in copies:
+            editor.create_model(copy)
+    try:
+        end = event_log.safe_end()
+        events = event_log.up_to(end).filter(type__in=projection.event_types)
+        total = events.count()
+        # PostgreSQL streams a server-side cursor inside a transaction; SQLite streams
+        # in autocommit (a transaction there would hold the write lock throughout).
+        streaming = (
+            transaction.atomic(using=connection.alias)
+            if connection.vendor == "postgresql"
+            else contextlib.nullcontext()
+        )
+        folded = None
+        if set_based and connection.vendor == "postgresql":
+            folded = _fold_in_sql(connection, projection, tables, end)
+        if folded is not None:
+            result.method = "sql"
+            result.events, result.rows = total, folded
+            if progress:
+                progress(total, total)
+        else:
+            result.method = "python"
+            replay = Replay(
+                projection, tables, events, total, batch_size, progress, result.failures
+            )
+            with streaming:
+                result.rows = _fold_into(replay)
+            result.events = replay.done
+        _add_indexes(connection, tables)
+        position = _catch_up_copy(projection, tables, end, result, batch_size)
+        result.checkpoint = _swap_in(projection, connection, tables, position, result, batch_size)
+    except BaseException:
+        for copy in copies:
+            _drop(connection, copy)
+        raise
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _add_indexes(connection: BaseDatabaseWrapper, tables: Tables) -> None:
+    """The live tables' indexes on the copies, under temporary names."""
+    with connection.schema_editor() as editor:
+        if connection.vendor == "postgresql":
+            # Index builds sort in memory (the server's default is 64 MB).
+            editor.execute("SET maintenance_work_mem = '512MB'")
+        for live, copy in tables.copies.items():
+            for index in live._meta.indexes:
+                editor.add_index(copy, _temporary(index))
+        if connection.vendor == "postgresql":
+            editor.execute("RESET maintenance_work_mem")
+
+
+def _fold_into(replay: Replay) -> int:
+    """The projection's fold from scratch into the copies; returns rows written."""
+    return replay.projection.fold(replay)
+
+
+def _fold_in_sql(
+    connection: BaseDatabaseWrapper, projection: Projection, tables: Tables, end: LogPosition
+) -> int | None:
+    """Fold the log up to ``end`` into the copies in one statement; None if it cannot."""
+    statement = projection.set_based_rebuild(connection, tables, end)
+    if statement is None:
+        return None
+    sql, params = statement
+    try:
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            # Sorts and hashes in memory: the fold reads the whole log once.
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute(sql, params)
+            return cursor.rowcount
+    except DatabaseError as error:
+        logger.warning("Set-based rebuild failed (%r); folding in Python instead", error)
+        return None

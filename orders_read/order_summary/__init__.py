@@ -1,0 +1,1 @@
+"""The OrderSummary projection: one dashboard row per order (``fold``, ``projection``)."""

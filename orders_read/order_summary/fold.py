@@ -1,0 +1,196 @@
+"""The OrderSummary fold, described once: what each column holds and what changes it.
+
+An order's row is made by its ``OrderPlaced`` event: each column of ``FROM_PAYLOAD`` is
+read from the payload, each of ``DERIVED`` computed from another column (the money
+formatting), and the row starts ``PENDING``. Each later event of a type in
+``STATUS_AFTER`` sets the status; every event the row takes sets ``last_updated`` and
+``version``. Other event types change nothing.
+
+Two folds are made from this description and no other:
+
+- ``evolve``, in Python: the inline path and catch-up (a batch at a time) and the
+  Python rebuild (a stream at a time).
+- ``fold_sql``, one set-based statement folding the whole log in PostgreSQL for a
+  rebuild. Its INSERT list and its SELECT list are made from the same (column,
+  expression) pairs, so no column can land in another's place whatever the order
+  of the columns anywhere else (``DASHBOARD_FIELDS`` is for display only).
+
+A column holds a value only when the payload has the right JSON type; a value the
+Python fold would not accept (a missing key, a number as a string) makes the SQL
+statement fail (a NOT NULL column left empty) instead of guessing, and the rebuild
+falls back to the Python fold, which dead-letters the event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils.dateparse import parse_datetime
+
+from orders_read.engine.projection import SQL, AnyEvent, Row
+from orders_write.event_log import LogPosition
+from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
+from orders_write.models import Event, OrderStatus
+from orders_write.money import format_cents
+
+# JSON number → bigint, NULL for any other JSON type (which NOT NULL then refuses).
+_INTEGER_SQL = "CASE WHEN jsonb_typeof({json}) = 'number' THEN ({text})::bigint END"
+# ``format_cents`` in SQL: "-$1,234.56".
+_MONEY_SQL = (
+    "CASE WHEN {cents} < 0 THEN '-' ELSE '' END || '$' "
+    "|| to_char(abs({cents}) / 100, 'FM999,999,999,999,999,990') "
+    "|| '.' || lpad((abs({cents}) %% 100)::text, 2, '0')"
+)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class FromPayload:
+    """A column read from the ``OrderPlaced`` payload's ``key``."""
+
+    name: str
+    key: str
+    # The value in Python, from the decoded JSON value.
+    python: Callable[[Any], Any] = _same
+    # The value in SQL, from {json} (the jsonb value) or {text} (the same as text).
+    sql: str = "{text}"
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A column computed from another column of the same row."""
+
+    name: str
+    source: str
+    python: Callable[[Any], Any]
+    # The value in SQL, from {value} (the source column).
+    sql: str
+
+
+FROM_PAYLOAD = (
+    FromPayload("customer_id", "customer_id", sql=_INTEGER_SQL),
+    FromPayload("customer_name", "customer_name"),
+    FromPayload("customer_email", "customer_email"),
+    FromPayload("item_count", "items", len, "jsonb_array_length({json})"),
+    FromPayload("total_cents", "total_cents", sql=_INTEGER_SQL),
+    FromPayload("placed_at", "placed_at", parse_datetime, "({text})::timestamptz"),
+)
+DERIVED = (
+    Derived(
+        "formatted_total", "total_cents", format_cents, _MONEY_SQL.replace("{cents}", "{value}")
+    ),
+)
+# The status an order takes at each event after its placement.
+STATUS_AFTER = {
+    OrderApproved.type: OrderStatus.APPROVED,
+    OrderCancelled.type: OrderStatus.CANCELLED,
+}
+EVENT_TYPES = frozenset({OrderPlaced.type, *STATUS_AFTER})
+
+# Every column the projection writes (the database computes the generated ones).
+COLUMNS = (
+    "order_id",
+    *(column.name for column in FROM_PAYLOAD),
+    *(column.name for column in DERIVED),
+    "status",
+    "last_updated",
+    "version",
+)
+
+
+def evolve(row: Row | None, event: AnyEvent) -> Row | None:
+    """The row after ``event``; ``row`` itself when the event changes nothing."""
+    if row is not None and row["version"] >= event.version:
+        return row  # already reflected
+    if event.type == OrderPlaced.type:
+        if row is not None:
+            return row
+        return _placed(event)
+    if event.type in STATUS_AFTER:
+        if row is None:
+            # The order's creation is not projected yet; catch-up replays it in order.
+            return None
+        return {**row, **_touched(event, STATUS_AFTER[event.type])}
+    return row  # an event type this projection does not use
+
+
+def _placed(event: AnyEvent) -> Row:
+    row: Row = {"order_id": event.stream_id}
+    for column in FROM_PAYLOAD:
+        row[column.name] = column.python(event.data[column.key])
+    for column in DERIVED:
+        row[column.name] = column.python(row[column.source])
+    return {**row, **_touched(event, OrderStatus.PENDING)}
+
+
+def _touched(event: AnyEvent, status: OrderStatus) -> Row:
+    return {"status": status.value, "last_updated": event.occurred_at, "version": event.version}
+
+
+# Each stream's row is its first OrderPlaced (by version) and the last status event
+# after it, exactly as ``evolve`` folds them (a status event before the order is
+# placed is ignored).
+_FOLD_SQL = """
+INSERT INTO {table} ({columns})
+SELECT {values}
+FROM (
+    SELECT DISTINCT ON (stream_id) stream_id, version, data, occurred_at
+    FROM {events}
+    WHERE type = %(placed)s AND (transaction_id, position) <= (%(txid)s, %(position)s)
+    ORDER BY stream_id, version
+) p
+CROSS JOIN LATERAL (SELECT {payload}) c
+LEFT JOIN (
+    SELECT DISTINCT ON (stream_id) stream_id, version, type, occurred_at
+    FROM {events}
+    WHERE type IN ({status_types}) AND (transaction_id, position) <= (%(txid)s, %(position)s)
+    ORDER BY stream_id, version DESC
+) s ON s.stream_id = p.stream_id
+ORDER BY p.stream_id
+"""
+
+
+def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> SQL:
+    """The set-based fold of the log up to ``end`` into ``table`` (PostgreSQL)."""
+    quote = connection.ops.quote_name
+    params: dict[str, Any] = {
+        "placed": OrderPlaced.type,
+        "pending": OrderStatus.PENDING.value,
+        "txid": end.transaction_id,
+        "position": end.position,
+    }
+    statuses = []
+    for number, (event_type, status) in enumerate(STATUS_AFTER.items()):
+        params[f"type_{number}"], params[f"status_{number}"] = event_type, status.value
+        statuses.append(f"WHEN %(type_{number})s THEN %(status_{number})s")
+    later = "s.version > p.version"
+    # Column name → its SQL: INSERT and SELECT lists are both made from this one mapping.
+    values = {
+        "order_id": "p.stream_id",
+        **{column.name: f"c.{quote(column.name)}" for column in FROM_PAYLOAD},
+        **{column.name: column.sql.format(value=f"c.{quote(column.source)}") for column in DERIVED},
+        "status": f"CASE WHEN {later} THEN CASE s.type {' '.join(statuses)} END "
+        "ELSE %(pending)s END",
+        "last_updated": f"CASE WHEN {later} THEN s.occurred_at ELSE p.occurred_at END",
+        "version": f"CASE WHEN {later} THEN s.version ELSE p.version END",
+    }
+    payload = ", ".join(
+        column.sql.format(json=f"p.data -> '{column.key}'", text=f"p.data ->> '{column.key}'")
+        + f" AS {quote(column.name)}"
+        for column in FROM_PAYLOAD
+    )
+    sql = _FOLD_SQL.format(
+        table=quote(table),
+        columns=", ".join(quote(name) for name in values),
+        values=",\n    ".join(values.values()),
+        payload=payload,
+        events=quote(Event._meta.db_table),
+        status_types=", ".join(f"%(type_{number})s" for number in range(len(STATUS_AFTER))),
+    )
+    return sql, params

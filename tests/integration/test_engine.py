@@ -1,0 +1,267 @@
+"""The engine runs a projection it has never heard of: orders per customer, an aggregate.
+
+Its rows are not one per order, so they cannot carry a stream version: it counts the
+events ``ledger.claim`` gives it. Its models live in a registry of their own (never in
+migrations); the fixture creates their tables and registers it for one test.
+"""
+
+import io
+import threading
+import time
+from collections import Counter
+
+import pytest
+from django.apps.registry import Apps
+from django.core.management import call_command
+from django.db import connection, connections, models, router, transaction
+from django.test import TestCase, override_settings
+
+from orders_read.engine import registry
+from orders_read.engine.catchup import catch_up, get_checkpoint
+from orders_read.engine.inline import apply_events
+from orders_read.engine.ledger import AppliedEvents, claim
+from orders_read.engine.projection import LIVE, Projection
+from orders_read.models import DeadLetter, OrderSummary, ProjectionCheckpoint
+from orders_write import event_log
+from orders_write.bus import dispatch
+from orders_write.commands import OrderLine, PlaceOrder
+from orders_write.events import OrderPlaced
+from orders_write.models import Event, Order
+from tests.conftest import postgres_only
+from tests.factories import PaymentMethodFactory
+from tests.read_model import summary_rows
+
+# Real commits: catch-up waits for open writers on PostgreSQL; the rebuild swaps tables.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+isolated = Apps()
+
+
+class CustomerOrders(models.Model):
+    customer_id = models.BigIntegerField(primary_key=True)
+    orders = models.PositiveIntegerField()
+
+    class Meta:
+        app_label = "orders_read"
+        db_table = "test_customer_orders"
+        apps = isolated
+
+    def __str__(self):
+        return f"customer {self.customer_id}: {self.orders} orders"
+
+
+class CustomerOrdersApplied(AppliedEvents):
+    class Meta:
+        app_label = "orders_read"
+        db_table = "test_customer_orders_applied"
+        apps = isolated
+
+
+class OrdersPerCustomer(Projection):
+    name = "orders_per_customer"
+    models = (CustomerOrders, CustomerOrdersApplied)
+    event_types = frozenset({OrderPlaced.type})
+
+    def __init__(self):
+        self.poisoned = set()  # streams it cannot apply, as a bug would
+
+    def apply(self, events, tables=LIVE):
+        table = tables[CustomerOrders]
+        database = connections[router.db_for_write(table)]
+        with transaction.atomic(using=database.alias):
+            placed = Counter()
+            for event in claim(tables[CustomerOrdersApplied], events):
+                if event.stream_id in self.poisoned:
+                    raise ValueError(f"cannot count {event.stream_id}")
+                placed[event.data["customer_id"]] += 1
+            name = database.ops.quote_name(table._meta.db_table)
+            with database.cursor() as cursor:
+                for customer_id in sorted(placed):
+                    cursor.execute(
+                        f"INSERT INTO {name} (customer_id, orders) VALUES (%s, %s) "
+                        f"ON CONFLICT (customer_id) DO UPDATE "
+                        f"SET orders = {name}.orders + EXCLUDED.orders",
+                        [customer_id, placed[customer_id]],
+                    )
+        return len(placed)
+
+
+@pytest.fixture
+def orders_per_customer(transactional_db):
+    projection = OrdersPerCustomer()
+    with connection.schema_editor() as editor:
+        for model in projection.models:
+            editor.create_model(model)
+    registry.register(projection)
+    yield projection
+    registry.unregister(projection.name)
+    with connection.schema_editor() as editor:
+        for model in projection.models:
+            editor.delete_model(model)
+
+
+@pytest.fixture
+def place_for_customers(products, actor):
+    """Place ``count`` orders for each of three customers (committed, hooks run)."""
+
+    def place(count, *, project=True):
+        for payment_method in PaymentMethodFactory.create_batch(3):
+            for _ in range(count):
+                with (
+                    override_settings(ORDERS_INLINE_PROJECTION=project),
+                    TestCase.captureOnCommitCallbacks(execute=True),
+                ):
+                    _place(payment_method, products, actor)
+
+    return place
+
+
+def _place(payment_method, products, actor):
+    result = dispatch(
+        PlaceOrder(
+            customer_id=payment_method.customer_id,
+            payment_method_id=payment_method.pk,
+            items=(OrderLine(product_id=products[0].pk, quantity=1),),
+        ),
+        actor=actor,
+    )
+    return Order.objects.get(pk=result.data["order_id"])
+
+
+def counts():
+    return dict(CustomerOrders.objects.values_list("customer_id", "orders"))
+
+
+def expected_counts():
+    return dict(Counter(Order.objects.values_list("customer_id", flat=True)))
+
+
+def test_inline_path_and_replays_count_each_order_once(orders_per_customer, place_for_customers):
+    place_for_customers(2)
+    assert counts() == expected_counts()
+    assert len(counts()) == 3
+
+    # Every event again: through the inline path's entry point, then catch-up from the start.
+    assert apply_events(Event.objects.order_by("position")) == 0
+    result = catch_up(orders_per_customer)
+
+    assert result.events == Event.objects.count()
+    assert counts() == expected_counts()
+
+
+def test_catch_up_counts_what_the_inline_path_missed(orders_per_customer, place_for_customers):
+    place_for_customers(2, project=False)
+    assert counts() == {}
+
+    catch_up(orders_per_customer, batch_size=2)
+    assert counts() == expected_counts()
+
+    ProjectionCheckpoint.objects.filter(name=orders_per_customer.name).delete()
+    catch_up(orders_per_customer)  # the whole log again
+    assert counts() == expected_counts()
+
+
+def test_rebuild_copies_and_swaps_every_table_it_owns(orders_per_customer, place_for_customers):
+    place_for_customers(2)
+    CustomerOrders.objects.update(orders=999)
+    CustomerOrdersApplied.objects.all().delete()
+    OrderSummary.objects.update(customer_name="stale: not this projection's to rebuild")
+    summaries = summary_rows()
+    summary_checkpoint = get_checkpoint("order_summary")
+
+    out = io.StringIO()
+    call_command("rebuild_projections", "--projection", orders_per_customer.name, stdout=out)
+
+    assert counts() == expected_counts()
+    placed = Event.objects.filter(type=OrderPlaced.type)
+    assert set(CustomerOrdersApplied.objects.values_list("event_id", flat=True)) == set(
+        placed.values_list("event_id", flat=True)
+    )
+    assert f"{orders_per_customer.name}: rebuilt" in out.getvalue()
+    assert not [name for name in connection.introspection.table_names() if "rebuild" in name]
+    # The other projection kept its rows and its checkpoint.
+    assert summary_rows() == summaries
+    assert get_checkpoint("order_summary") == summary_checkpoint
+    head = Event.objects.order_by("-position").first()
+    assert get_checkpoint(orders_per_customer.name) >= event_log.position_of(head)
+    # The swapped-in ledger agrees with the swapped-in counts: a replay adds nothing.
+    assert apply_events(placed) == 0
+    assert counts() == expected_counts()
+
+
+def test_a_poison_event_is_dead_lettered_then_retried(
+    orders_per_customer, place_for_customers, capsys
+):
+    place_for_customers(2, project=False)
+    poisoned = Order.objects.order_by("placed_at").first()
+    orders_per_customer.poisoned.add(poisoned.id)
+
+    result = catch_up(orders_per_customer)
+
+    assert result.dead_lettered == 1
+    letter = DeadLetter.objects.get(projection=orders_per_customer.name)
+    assert (letter.stream_id, letter.event_type) == (poisoned.id, OrderPlaced.type)
+    assert "cannot count" in letter.error
+    short = expected_counts()
+    short[poisoned.customer_id] -= 1
+    assert counts() == short
+    call_command("projection_status")
+    assert f"{orders_per_customer.name}: checkpoint" in capsys.readouterr().out
+
+    orders_per_customer.poisoned.clear()  # the bug is fixed
+    fixed = catch_up(orders_per_customer)
+
+    assert (fixed.retried, fixed.recovered) == (1, 1)
+    assert not DeadLetter.objects.exists()
+    assert counts() == expected_counts()
+
+
+@postgres_only("two transactions claiming the same events at once")
+def test_concurrent_appliers_count_each_event_once(orders_per_customer, place_for_customers):
+    place_for_customers(2, project=False)
+    events = list(event_log.records(Event.objects.order_by("position")))
+    first_applied, release = threading.Event(), threading.Event()
+    written = []
+
+    def first():
+        try:
+            with transaction.atomic():
+                written.append(orders_per_customer.apply(events))
+                first_applied.set()
+                release.wait(timeout=30)  # commit only once the second one waits on it
+        finally:
+            connection.close()
+
+    def second():
+        try:
+            written.append(orders_per_customer.apply(events))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert first_applied.wait(timeout=30)
+    threads[1].start()
+    try:
+        _wait_for_a_lock_wait()
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(timeout=30)
+
+    assert written == [3, 0]
+    assert counts() == expected_counts()
+
+
+def _wait_for_a_lock_wait(timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.01)
+    raise AssertionError("the second applier never waited on the first")
