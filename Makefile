@@ -3,6 +3,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
+# The write side, then the read primary when it has a database of its own (its
+# replicas get their tables by streaming replication).
+MIGRATE = $(BIN)/python manage.py migrate --no-input && \
+	{ test -z "$$READ_DATABASE_URL" || $(BIN)/python manage.py migrate --no-input --database read; }
+
 .PHONY: install run serve serve-proxy test lint format bench clean
 
 # Re-install only when pyproject.toml changes.
@@ -15,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 run: install
-	DEBUG=1 $(BIN)/python manage.py migrate --no-input
+	DEBUG=1 $(MIGRATE)
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
@@ -26,7 +31,7 @@ THREADS ?= 4
 GUNICORN = $(BIN)/gunicorn config.wsgi --workers $(WORKERS) --worker-class gthread --threads $(THREADS)
 serve: install
 	@test -n "$$SECRET_KEY" || { echo "Set SECRET_KEY to serve with DEBUG off"; exit 1; }
-	$(BIN)/python manage.py migrate --no-input
+	$(MIGRATE)
 	$(GUNICORN) --bind 127.0.0.1:$(PORT)
 
 # The same gunicorn behind nginx (deploy/nginx.conf; Debian's nginx package), as in
@@ -35,7 +40,7 @@ serve: install
 # in PROXY_RUN_DIR (default: a new temporary directory, which also holds nginx's logs).
 serve-proxy: install
 	@test -n "$$SECRET_KEY" || { echo "Set SECRET_KEY to serve with DEBUG off"; exit 1; }
-	$(BIN)/python manage.py migrate --no-input
+	$(MIGRATE)
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	PORT=$(PORT) deploy/serve-proxy $(GUNICORN)
 

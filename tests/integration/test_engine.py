@@ -13,11 +13,11 @@ from collections import Counter
 import pytest
 from django.apps.registry import Apps
 from django.core.management import call_command
-from django.db import connection, connections, models, router, transaction
+from django.db import connections, models, router, transaction
 from django.test import TestCase, override_settings
 
 from orders_read.engine import registry
-from orders_read.engine.catchup import catch_up, get_checkpoint
+from orders_read.engine.catchup import catch_up, get_checkpoint, read_database
 from orders_read.engine.inline import apply_events
 from orders_read.engine.ledger import AppliedEvents, claim
 from orders_read.engine.projection import LIVE, Projection
@@ -30,6 +30,7 @@ from orders_write.models import Event, Order
 from tests.conftest import postgres_only
 from tests.factories import PaymentMethodFactory
 from tests.read_model import summary_rows
+from tests.threads import InThread
 
 # Real commits: catch-up waits for open writers on PostgreSQL; the rebuild swaps tables.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,13 +65,16 @@ class OrdersPerCustomer(Projection):
 
     def __init__(self):
         self.poisoned = set()  # streams it cannot apply, as a bug would
+        # Count every event given, with no ledger: trust the engine to give each once.
+        self.trusting = False
 
     def apply(self, events, tables=LIVE):
         table = tables[CustomerOrders]
         database = connections[router.db_for_write(table)]
         with transaction.atomic(using=database.alias):
             placed = Counter()
-            for event in claim(tables[CustomerOrdersApplied], events):
+            fresh = events if self.trusting else claim(tables[CustomerOrdersApplied], events)
+            for event in fresh:
                 if event.stream_id in self.poisoned:
                     raise ValueError(f"cannot count {event.stream_id}")
                 placed[event.data["customer_id"]] += 1
@@ -89,13 +93,13 @@ class OrdersPerCustomer(Projection):
 @pytest.fixture
 def orders_per_customer(transactional_db):
     projection = OrdersPerCustomer()
-    with connection.schema_editor() as editor:
+    with read_database().schema_editor() as editor:
         for model in projection.models:
             editor.create_model(model)
     registry.register(projection)
     yield projection
     registry.unregister(projection.name)
-    with connection.schema_editor() as editor:
+    with read_database().schema_editor() as editor:
         for model in projection.models:
             editor.delete_model(model)
 
@@ -178,7 +182,7 @@ def test_rebuild_copies_and_swaps_every_table_it_owns(orders_per_customer, place
         placed.values_list("event_id", flat=True)
     )
     assert f"{orders_per_customer.name}: rebuilt" in out.getvalue()
-    assert not [name for name in connection.introspection.table_names() if "rebuild" in name]
+    assert not [name for name in read_database().introspection.table_names() if "rebuild" in name]
     # The other projection kept its rows and its checkpoint.
     assert summary_rows() == summaries
     assert get_checkpoint("order_summary") == summary_checkpoint
@@ -225,18 +229,18 @@ def test_concurrent_appliers_count_each_event_once(orders_per_customer, place_fo
 
     def first():
         try:
-            with transaction.atomic():
+            with transaction.atomic(using=read_database().alias):
                 written.append(orders_per_customer.apply(events))
                 first_applied.set()
                 release.wait(timeout=30)  # commit only once the second one waits on it
         finally:
-            connection.close()
+            connections.close_all()
 
     def second():
         try:
             written.append(orders_per_customer.apply(events))
         finally:
-            connection.close()
+            connections.close_all()
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     threads[0].start()
@@ -256,7 +260,7 @@ def test_concurrent_appliers_count_each_event_once(orders_per_customer, place_fo
 def _wait_for_a_lock_wait(timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
+        with read_database().cursor() as cursor:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity "
                 "WHERE wait_event_type = 'Lock' AND datname = current_database()"
@@ -265,3 +269,35 @@ def _wait_for_a_lock_wait(timeout=30.0):
                 return
         time.sleep(0.01)
     raise AssertionError("the second applier never waited on the first")
+
+
+@postgres_only("two catch-up runners in concurrent transactions")
+def test_two_appliers_that_both_believe_they_hold_the_lock_apply_a_batch_once(
+    orders_per_customer, place_for_customers, monkeypatch
+):
+    """No advisory lock at all: both read the same checkpoint and the same batch.
+
+    The projection keeps no ledger, so a batch applied twice would count twice: only
+    the checkpoint's compare-and-set stands between them.
+    """
+    orders_per_customer.trusting = True
+    place_for_customers(2, project=False)
+    both_read_the_batch = threading.Barrier(2)
+    real_records = event_log.records
+
+    def records(*args, **kwargs):
+        batch = list(real_records(*args, **kwargs))
+        if batch:
+            both_read_the_batch.wait(timeout=10)
+        return iter(batch)
+
+    monkeypatch.setattr(event_log, "records", records)
+    appliers = [InThread(lambda: catch_up(orders_per_customer)) for _ in range(2)]
+    for applier in appliers:
+        applier.start()
+    results = [applier.outcome() for applier in appliers]
+
+    assert sorted(result.events for result in results) == [0, Event.objects.count()]
+    assert counts() == expected_counts()
+    last = Event.objects.order_by("transaction_id", "position").last()
+    assert get_checkpoint(orders_per_customer.name) == event_log.position_of(last)
