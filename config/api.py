@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from common.availability import ReadModelUnavailable, WriteSideUnavailable
 from orders_write.commands import Actor
 
 
@@ -37,6 +38,8 @@ _CODES: list[tuple[type[exceptions.APIException], str]] = [
     (exceptions.NotAcceptable, "NOT_ACCEPTABLE"),
     (exceptions.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"),
     (exceptions.Throttled, "THROTTLED"),
+    (WriteSideUnavailable, "WRITE_SIDE_UNAVAILABLE"),
+    (ReadModelUnavailable, "READ_MODEL_UNAVAILABLE"),
 ]
 
 

@@ -3,7 +3,7 @@
 import logging
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.availability import database_states
 from config.api import error_body
 from config.openapi import (
     BAD_CREDENTIALS,
@@ -54,6 +55,11 @@ class HealthSerializer(serializers.Serializer):
     database = serializers.ChoiceField(
         choices=["ok", "error"], required=False, help_text=f"With `{HEALTH_DETAILS_PERMISSION}`."
     )
+    databases = serializers.DictField(
+        child=serializers.ChoiceField(choices=["ok", "error"]),
+        required=False,
+        help_text=f"With `{HEALTH_DETAILS_PERMISSION}`: each database by alias.",
+    )
     projections = serializers.DictField(
         child=ProjectionLagSerializer(),
         required=False,
@@ -65,6 +71,11 @@ class HealthSerializer(serializers.Serializer):
 class UnavailableSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["unavailable"])
     database = serializers.ChoiceField(choices=["error"])
+    databases = serializers.DictField(
+        child=serializers.ChoiceField(choices=["ok", "error"]),
+        required=False,
+        help_text='Each database by alias: "default" (the write side), "read" (the read model).',
+    )
 
 
 class HealthView(APIView):
@@ -101,17 +112,20 @@ class HealthView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
+        # Each database by its alias: "default" (the write side), "read" (the read model's).
+        databases = database_states()
+        if "error" in databases.values():
+            body = {"status": "unavailable", "database": "error", "databases": databases}
+            return Response(body, status=503)
         try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-                cursor.fetchone()
             if not request.user.has_perm(HEALTH_DETAILS_PERMISSION):
                 return Response({"status": "ok"})
             projections = {status.name: status.as_dict() for status in all_statuses()}
         except DatabaseError:
             logger.exception("Health check: database unavailable")
             return Response({"status": "unavailable", "database": "error"}, status=503)
-        return Response({"status": "ok", "database": "ok", "projections": projections})
+        body = {"status": "ok", "database": "ok", "databases": databases}
+        return Response({**body, "projections": projections})
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -12,6 +12,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.availability import ReadsTheReadModel
 from config.api import error_body, has_perm
 from config.openapi import (
     NOT_FOUND,
@@ -131,7 +132,7 @@ _LIST_DESCRIPTION = (
         ),
     ),
 )
-class OrderDashboardViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
+class OrderDashboardViewSet(ReadsTheReadModel, ValuesListMixin, viewsets.ReadOnlyModelViewSet):
     """``GET /orders/dashboard`` (filtered, cursor-paged) and ``/orders/dashboard/{id}``."""
 
     queryset = OrderSummary.objects.all()
@@ -195,7 +196,7 @@ class OrderDashboardViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
         ),
     )
 )
-class CustomerOrdersApi(ValuesListMixin, generics.ListAPIView):
+class CustomerOrdersApi(ReadsTheReadModel, ValuesListMixin, generics.ListAPIView):
     """``GET /customers/{id}/orders``: one customer's orders, from the read model."""
 
     serializer_class = OrderSummarySerializer

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.availability import WritesTheWriteSide
 from config.api import actor_for, error_response, has_perm
 from orders_write import idempotency
 from orders_write.bus import dispatch
@@ -68,7 +69,7 @@ def parse_order_id(value: str) -> uuid.UUID | None:
         return None
 
 
-class CommandApi(APIView):
+class CommandApi(WritesTheWriteSide, APIView):
     """Dispatches one command per request, idempotently when the client sends a key."""
 
     success_status = status.HTTP_200_OK

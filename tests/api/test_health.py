@@ -43,8 +43,8 @@ def test_only_users_allowed_to_read_the_read_model_get_the_details(monitor, plac
     assert {name: sorted(answer.json()) for name, answer in answers.items()} == {
         "anonymous": ["status"],
         "a user without the permission": ["status"],
-        "the monitor, by token": ["database", "projections", "status"],
-        "the monitor, by session": ["database", "projections", "status"],
+        "the monitor, by token": ["database", "databases", "projections", "status"],
+        "the monitor, by session": ["database", "databases", "projections", "status"],
     }
 
 
@@ -76,4 +76,9 @@ def test_a_lost_database_is_a_503_for_every_caller(monitor, caller, monkeypatch)
     monkeypatch.setattr(connection, "cursor", refuse)  # every query fails from here on
     response = client.get("/health")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "error"}
+    body = response.json()
+    assert (body["status"], body["database"], body["databases"]["default"]) == (
+        "unavailable",
+        "error",
+        "error",
+    )

@@ -1,0 +1,166 @@
+"""Each side survives the other's outage (the split topology: READ_DATABASE_URL set)."""
+
+import contextlib
+import io
+import os
+import shlex
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from config.databases import READ, WRITE
+from orders_read.engine.follower import Follower
+from orders_read.models import OrderSummary
+from orders_write.models import Event, Order
+from tests.conftest import split_only
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    split_only("one database down while the other serves"),
+]
+
+# An outage must be answered within this many seconds, never hang.
+ANSWER_WITHIN = 2.0
+
+
+def unused_port() -> int:
+    """A port nothing listens on: connecting to it is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def database_down(alias):
+    """``alias`` refuses connections in this thread until the block ends."""
+    database = connections[alias]
+    database.close()
+    port = database.settings_dict["PORT"]
+    database.settings_dict["PORT"] = unused_port()
+    try:
+        yield
+    finally:
+        database.close()
+        database.settings_dict["PORT"] = port
+
+
+def timed(call):
+    started = time.monotonic()
+    response = call()
+    return response, time.monotonic() - started
+
+
+@pytest.fixture
+def clerk_client(staff):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff).key}")
+    return client
+
+
+def test_commands_go_on_while_the_read_database_is_down(clerk_client, order_body, caplog):
+    with database_down(READ):
+        placed = [clerk_client.post("/orders", order_body, format="json") for _ in range(3)]
+        order_ids = [response.json()["data"]["order_id"] for response in placed]
+        approved = clerk_client.post(f"/orders/{order_ids[0]}/approve", {}, format="json")
+        cancelled = clerk_client.post(
+            f"/orders/{order_ids[1]}/cancel", {"reason": "changed"}, format="json"
+        )
+        dashboard, dashboard_seconds = timed(lambda: clerk_client.get("/orders/dashboard"))
+        row, row_seconds = timed(
+            lambda: clerk_client.get(f"/orders/dashboard/{order_ids[2]}?min_version=1")
+        )
+        health = APIClient().get("/health")
+
+    assert [response.status_code for response in placed] == [201, 201, 201]
+    assert (approved.status_code, cancelled.status_code) == (200, 200)
+    assert Event.objects.count() == 5  # nothing lost on the write side
+    assert "catch-up will retry them" in caplog.text  # the inline path's failure, logged
+    for response, seconds in [(dashboard, dashboard_seconds), (row, row_seconds)]:
+        assert response.status_code == 503
+        assert response.json()["code"] == "READ_MODEL_UNAVAILABLE"
+        assert response.json()["success"] is False
+        assert seconds < ANSWER_WITHIN
+    assert health.status_code == 503
+    assert health.json()["databases"] == {WRITE: "ok", READ: "error"}
+
+    # Back: catch-up restores every row the inline path could not write.
+    assert not OrderSummary.objects.exists()
+    call_command("catch_up_projections", stdout=io.StringIO())
+    assert set(OrderSummary.objects.values_list("order_id", flat=True)) == set(
+        Order.objects.values_list("id", flat=True)
+    )
+    out = io.StringIO()
+    call_command("verify_projections", stdout=out)  # raises CommandError on drift
+    assert "No drift" in out.getvalue()
+
+
+def test_commands_answer_503_while_the_write_database_is_down(clerk_client, order_body, place):
+    order = place()
+    with database_down(WRITE):
+        responses = [
+            timed(lambda: clerk_client.post("/orders", order_body, format="json")),
+            timed(lambda: clerk_client.post(f"/orders/{order.id}/approve", {}, format="json")),
+        ]
+    for response, seconds in responses:
+        assert response.status_code == 503
+        assert response.json()["code"] == "WRITE_SIDE_UNAVAILABLE"
+        assert seconds < ANSWER_WITHIN
+    assert Order.objects.count() == 1  # nothing half-written
+
+
+READ_DOWN = os.environ.get("ORDERS_TEST_READ_DOWN")
+READ_UP = os.environ.get("ORDERS_TEST_READ_UP")
+
+
+@pytest.mark.skipif(
+    not (READ_DOWN and READ_UP),
+    reason="ORDERS_TEST_READ_DOWN/UP (commands that stop and start the read cluster) are "
+    "not set; .ci/run sets them",
+)
+def test_the_running_follower_restores_what_was_missed_while_the_read_server_was_stopped(
+    clerk_client, order_body, settings
+):
+    caught_up = threading.Event()
+
+    def on_pass(results):
+        if OrderSummary.objects.count() == Order.objects.count():
+            caught_up.set()
+
+    follower = Follower(["order_summary"], poll_interval=0.05, reconnect_delay=0.05)
+    follower.on_pass = on_pass
+    thread = threading.Thread(target=_run_then_close, args=(follower,), daemon=True)
+    thread.start()
+    try:
+        subprocess.run(shlex.split(READ_DOWN), check=True)
+        try:
+            connections[READ].close()
+            caught_up.clear()
+            placed = [clerk_client.post("/orders", order_body, format="json") for _ in range(3)]
+            dashboard, seconds = timed(lambda: clerk_client.get("/orders/dashboard"))
+        finally:
+            subprocess.run(shlex.split(READ_UP), check=True)
+        assert [response.status_code for response in placed] == [201, 201, 201]
+        assert (dashboard.status_code, dashboard.json()["code"]) == (503, "READ_MODEL_UNAVAILABLE")
+        assert seconds < ANSWER_WITHIN
+        connections[READ].close()
+        assert caught_up.wait(timeout=30), "the follower did not restore the missed rows"
+    finally:
+        follower.stop.set()
+        thread.join(timeout=30)
+    out = io.StringIO()
+    call_command("verify_projections", stdout=out)
+    assert "No drift" in out.getvalue()
+
+
+def _run_then_close(follower):
+    try:
+        follower.run()
+    finally:
+        connections.close_all()
