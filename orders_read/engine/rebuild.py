@@ -27,6 +27,7 @@ from django.db import DatabaseError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from orders_read.engine.catchup import DEFAULT_BATCH_SIZE, apply_batch, record_dead_letter
+from orders_read.engine.ledger import AppliedEvents
 from orders_read.engine.projection import AnyEvent, Projection, Tables
 from orders_read.engine.rebuild_lock import rebuild_lock
 from orders_read.models import DeadLetter, ProjectionCheckpoint
@@ -207,7 +208,10 @@ def _hold_off_inline_writes(connection: BaseDatabaseWrapper, tables: Tables) -> 
     """
     if connection.vendor == "postgresql":
         quote = connection.ops.quote_name
-        live = ", ".join(quote(model._meta.db_table) for model in tables.copies)
+        # In the order writes take them: a ledger first (``claim`` comes before anything
+        # else), then the projection's ``models`` as listed.
+        ordered = sorted(tables.copies, key=lambda model: not issubclass(model, AppliedEvents))
+        live = ", ".join(quote(model._meta.db_table) for model in ordered)
         with connection.cursor() as cursor:
             cursor.execute(f"LOCK TABLE {live} IN ACCESS EXCLUSIVE MODE")
 
