@@ -144,13 +144,14 @@ def _catch_up_copy(
     result: RebuildResult,
     batch_size: int,
     horizon: int | None = None,
+    unseen_by: str | None = None,
 ) -> LogPosition:
     """Apply to the copies the events after ``position``; returns where it got to.
 
-    ``horizon`` as in ``event_log.after``: the safe events by default, every
-    committed one with ``MAX_BIGINT``.
+    ``horizon`` and ``unseen_by`` as in ``event_log.after``: the safe events by
+    default, every committed one with ``MAX_BIGINT``.
     """
-    for batch in event_log.iter_batches(position, batch_size, horizon):
+    for batch in event_log.iter_batches(position, batch_size, horizon, unseen_by):
         apply_batch(
             projection,
             batch,
@@ -229,12 +230,19 @@ def _swap_in(
     Returns the checkpoint set. On PostgreSQL the safe events (below the horizon)
     do not include an event that a later transaction committed while an older one
     is still open, though the inline path may already have written it to the old
-    tables. So once inline writes are held off, every committed event is applied
-    too, whatever the horizon: projections are idempotent (a row's stream version,
-    an aggregate's ledger), so catch-up applying these events again later changes
-    nothing. The checkpoint stays at the last safe event, never past one that may
-    still commit before it.
+    tables. So every committed event is applied too, whatever the horizon:
+    projections are idempotent (a row's stream version, an aggregate's ledger), so
+    catch-up applying these events again later changes nothing. The checkpoint
+    stays at the last safe event, never past one that may still commit before it.
+
+    Those events are applied before the tables are locked, as of a snapshot; under
+    the lock (while dashboard reads wait), only the events that snapshot did not see,
+    committed since. A transaction left open for an hour behind thousands of writes
+    makes the swap no longer: the work under the lock is the last moments' writes.
     """
+    seen = event_log.snapshot()
+    if seen is not None:
+        _catch_up_copy(projection, tables, position, result, batch_size, event_log.MAX_BIGINT)
     with connection.constraint_checks_disabled(), transaction.atomic(using=connection.alias):
         checkpoint, _ = ProjectionCheckpoint.objects.select_for_update().get_or_create(
             name=projection.name
@@ -242,7 +250,7 @@ def _swap_in(
         # Under the checkpoint lock no catch-up runner moves; apply the last safe events.
         position = _catch_up_copy(projection, tables, position, result, batch_size)
         _hold_off_inline_writes(connection, tables)
-        _catch_up_copy(projection, tables, position, result, batch_size, event_log.MAX_BIGINT)
+        _catch_up_copy(projection, tables, position, result, batch_size, event_log.MAX_BIGINT, seen)
         _swap(connection, tables)
         checkpoint.transaction_id, checkpoint.position = position
         checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])
