@@ -200,12 +200,15 @@ def _hold_off_inline_writes(connection: BaseDatabaseWrapper, tables: Tables) -> 
     writes in flight have finished, every event behind a row in an old table is
     committed, and the copy can take it from the log. On PostgreSQL this is the
     ACCESS EXCLUSIVE lock the swap's DROP TABLE takes anyway, taken a moment
-    earlier (readers wait a few milliseconds more). EXCLUSIVE would not do: the
-    inline path reads a row before it writes it, and a row read from the old table
-    now would carry its errors (the drift a rebuild repairs) into the new one. A
-    writer waiting for the lock looks the table up by name again once it has it,
-    so it reads and writes the new table. On SQLite the transaction began
-    IMMEDIATE (settings): it holds the write lock, and every writer waits.
+    earlier (readers wait a few milliseconds more). A writer waiting for the lock
+    looks the table up by name again once it has it, so it reads and writes the new
+    table. EXCLUSIVE would not do: it lets the inline path go on reading the old
+    table, and a row read there carries its errors (the drift a rebuild repairs)
+    into the new one. A write whose read came just before the lock can still do
+    that, but its event has committed, so the copy already holds that version and
+    the write's version guard (or the ledger) turns it away. On SQLite the
+    transaction began IMMEDIATE (settings): it holds the write lock, and every
+    writer waits.
     """
     if connection.vendor == "postgresql":
         quote = connection.ops.quote_name

@@ -26,7 +26,7 @@ from orders_read.order_summary.projection import order_summary
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, OrderLine, PlaceOrder
 from orders_write.models import Event
-from tests.conftest import postgres_only
+from tests.conftest import database_url_for_subprocess, postgres_only
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -232,18 +232,9 @@ def test_concurrent_placing_with_a_follower_ends_with_zero_drift(
 def test_follow_command_stops_cleanly_on_sigterm(place, settings):
     """The real command in its own process: woken by new events, stopped by SIGTERM."""
     settings.ORDERS_INLINE_PROJECTION = False
-    params = connection.settings_dict
-    if connection.vendor == "postgresql":
-        database_url = (
-            f"postgres://{params['USER']}:{params['PASSWORD'] or ''}@{params['HOST']}:"
-            f"{params['PORT']}/{params['NAME']}"
-        )
-        # With a 30 s poll interval, only the NOTIFY can wake it in time.
-        poll_interval = "30"
-    else:
-        database_url = f"sqlite:///{params['NAME']}"
-        poll_interval = "0.1"
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+    # On PostgreSQL, with a 30 s poll interval, only the NOTIFY can wake it in time.
+    poll_interval = "30" if connection.vendor == "postgresql" else "0.1"
+    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [
             sys.executable,

@@ -27,7 +27,7 @@ from orders_write import event_log
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, CancelOrder
 from orders_write.models import Event, OrderStatus
-from tests.conftest import postgres_only
+from tests.conftest import database_url_for_subprocess, postgres_only
 from tests.read_model import summary_rows, varied_history
 from tests.threads import InThread, wait_until
 
@@ -266,16 +266,6 @@ with rebuild_lock(connection, "order_summary"):
 """
 
 
-def child_database_url() -> str:
-    params = connection.settings_dict
-    if connection.vendor == "postgresql":
-        return (
-            f"postgres://{params['USER']}:{params['PASSWORD'] or ''}@{params['HOST']}:"
-            f"{params['PORT']}/{params['NAME']}"
-        )
-    return f"sqlite:///{params['NAME']}"
-
-
 def rebuild_locks_held() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -290,7 +280,7 @@ def test_the_lock_of_a_killed_rebuild_dies_with_it(place, actor):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": child_database_url(),
+        "DATABASE_URL": database_url_for_subprocess(),
     }
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_THE_LOCK],
