@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import actor_for, error_response, has_perm
+from common.api import actor_for, error_response, has_perm
 from orders_write import idempotency
 from orders_write.bus import dispatch
 from orders_write.commands import (

@@ -5,7 +5,7 @@ from django.db import OperationalError, connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from config.views import HEALTH_DETAILS_PERMISSION
+from common.health import HEALTH_DETAILS_PERMISSION
 from orders_write.models import Event
 from tests.factories import UserFactory
 

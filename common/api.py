@@ -133,7 +133,7 @@ def has_perm(perm: str) -> type[BasePermission]:
 def actor_for(request: Request, *, idempotency_key: str | None = None) -> Actor:
     """The authenticated user as the command's actor; never a field of the body.
 
-    ``request.request_id`` is set by ``config.request_id.RequestIdMiddleware`` on the
+    ``request.request_id`` is set by ``common.request_id.RequestIdMiddleware`` on the
     ``HttpRequest``; DRF's ``Request`` proxies the attribute.
     """
     return Actor.from_user(

@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import error_body
-from config.openapi import (
+from common.api import error_body
+from common.openapi import (
     BAD_CREDENTIALS,
     REQUEST_ID_REQUEST_HEADER,
     REQUEST_ID_RESPONSE_HEADER,
