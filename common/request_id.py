@@ -3,8 +3,8 @@
 The middleware takes the client's ``X-Request-ID`` when it is sane (bounded length,
 safe characters; a proxy or a client's own tracing id), otherwise makes one. It sets
 ``request.request_id`` (DRF's ``Request`` proxies attributes to the ``HttpRequest``,
-so ``common.api.actor_for`` reads it into the command's actor and from there into
-the event metadata) and a context variable that ``RequestIdFilter`` adds to every log
+so the command views read it into the command's actor and from there into the
+event metadata) and a context variable that ``RequestIdFilter`` adds to every log
 record emitted while the request runs, including the on-commit projection's.
 
 The access line holds what the client sent (the method and the decoded path), so a

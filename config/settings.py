@@ -4,7 +4,7 @@ Environment variables:
 
 - ``DATABASE_URL``: ``sqlite:///path`` (default: ``db.sqlite3`` beside ``manage.py``)
   or ``postgres://user:password@host:port/name``.
-- ``SECRET_KEY``: required to serve with ``DEBUG`` off (the WSGI entry point checks).
+- ``SECRET_KEY``: required to serve with ``DEBUG`` off (the WSGI and ASGI entry points check).
 - ``DEBUG``: ``1``/``true`` to enable; off by default.
 - ``ALLOWED_HOSTS``: comma-separated (default ``127.0.0.1,localhost``).
 - ``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``, ``SECURE_HSTS_INCLUDE_SUBDOMAINS``,
@@ -205,6 +205,11 @@ SPECTACULAR_SETTINGS = {
 # The largest request body read (Django's setting; the largest valid order is a few
 # kilobytes). A larger one is a 413 REQUEST_TOO_LARGE, read no further than this.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+# Who gets /health's details (common/health.py): whoever may read the read model may see
+# how fresh it is. A load balancer asks anonymously and gets the status alone: the
+# event count and the projections' lag say how busy the business is.
+HEALTH_DETAILS_PERMISSION = "orders_read.view_ordersummary"
 
 # Project each committed event into the read model right after COMMIT.
 ORDERS_INLINE_PROJECTION = env_bool("ORDERS_INLINE_PROJECTION", default=True)

@@ -16,6 +16,6 @@ urlpatterns = [
     path("", include("orders_write.urls")),
 ]
 
-handler400 = "common.health.bad_request"
-handler404 = "common.health.not_found"
-handler500 = "common.health.server_error"
+handler400 = "common.views.bad_request"
+handler404 = "common.views.not_found"
+handler500 = "common.views.server_error"
