@@ -33,11 +33,6 @@ _current_request_id: ContextVar[str] = ContextVar("request_id", default="")
 access_logger = logging.getLogger("config.requests")
 
 
-def current_request_id() -> str:
-    """The id of the request being handled on this thread ("" outside a request)."""
-    return _current_request_id.get()
-
-
 def sane_request_id(value: str | None) -> str | None:
     """``value`` if it is safe to log and echo as a request id, else None."""
     if value and _SANE_REQUEST_ID.fullmatch(value):
