@@ -44,6 +44,9 @@ class LogPosition(NamedTuple):
 
 START = LogPosition(0, 0)
 
+# The log's table, for readers that fold it in SQL.
+TABLE = Event._meta.db_table
+
 
 class EventRecord(NamedTuple):
     """An event as a plain tuple: what projections read, without building a model instance.
@@ -63,7 +66,14 @@ class EventRecord(NamedTuple):
     occurred_at: datetime.datetime
 
 
-def records(events: QuerySet[Event], chunk_size: int | None = None) -> Iterator[EventRecord]:
+# A stored event (what ``events_committed`` sends) or the same event read as a tuple:
+# both have the attributes projections use.
+AnyEvent = Event | EventRecord
+# What ``after``, ``up_to`` and ``stream`` return: events to filter, order or read.
+EventQuerySet = QuerySet[Event]
+
+
+def records(events: EventQuerySet, chunk_size: int | None = None) -> Iterator[EventRecord]:
     """``events`` as ``EventRecord`` tuples, in the same order; streamed if ``chunk_size``."""
     # The payload comes as text and is decoded by orjson: several times faster than
     # JSONField's json.loads, the biggest cost of reading the log after the database.

@@ -17,14 +17,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
-from orders_write.event_log import EventRecord, LogPosition
-from orders_write.models import Event
+from orders_write.event_log import AnyEvent, LogPosition
 
 if TYPE_CHECKING:
     from orders_read.engine.rebuild import Replay
 
-# A stored event or the same event read as a tuple: both have the attributes projections use.
-AnyEvent = Event | EventRecord
 Row = dict[str, Any]
 # A statement and its parameters.
 SQL = tuple[str, Mapping[str, Any]]

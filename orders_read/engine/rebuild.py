@@ -32,8 +32,7 @@ from orders_read.engine.projection import AnyEvent, Projection, Tables
 from orders_read.engine.rebuild_lock import rebuild_lock
 from orders_read.models import DeadLetter, ProjectionCheckpoint
 from orders_write import event_log
-from orders_write.event_log import LogPosition
-from orders_write.models import Event
+from orders_write.event_log import EventQuerySet, LogPosition
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ class Replay:
 
     projection: Projection
     tables: Tables
-    events: models.QuerySet[Event]
+    events: EventQuerySet
     total: int
     batch_size: int
     progress: Progress | None
