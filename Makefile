@@ -8,7 +8,7 @@ PORT ?= 8000
 MIGRATE = $(BIN)/python manage.py migrate --no-input && \
 	{ test -z "$$READ_DATABASE_URL" || $(BIN)/python manage.py migrate --no-input --database read; }
 
-.PHONY: install run serve serve-proxy test lint format bench clean
+.PHONY: install run serve serve-proxy test lint format bench bench-topology clean
 
 # Re-install only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -49,6 +49,12 @@ ORDERS ?= 1000000
 SECONDS ?= 6
 bench: install
 	$(BIN)/python -m bench.run --orders $(ORDERS) --seconds $(SECONDS)
+
+# The split topology (README, Scaling out): replica lag, reads from the replica, the
+# read database's outage under writers. TOPOLOGY_ORDERS seeded in each topology.
+TOPOLOGY_ORDERS ?= 20000
+bench-topology: install
+	$(BIN)/python -m bench.topology --orders $(TOPOLOGY_ORDERS) --seconds $(SECONDS)
 
 test: install
 	$(BIN)/pytest

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import DatabaseError, connection, connections
 from django.test import Client, TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
@@ -158,7 +159,23 @@ def django_db_setup(django_db_setup):
             standby["NAME"] = mirrored["NAME"]
             connections[alias].close()
             connections[alias].settings_dict = standby
+            _wait_for_replay(alias)
     yield
+
+
+def _wait_for_replay(alias: str, timeout: float = 60.0) -> None:
+    """Wait until the standby has replayed the test database and its tables."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM orders_read_projectioncheckpoint")
+            return
+        except DatabaseError:
+            connections[alias].close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 @pytest.fixture(autouse=True)

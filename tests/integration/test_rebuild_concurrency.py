@@ -111,6 +111,51 @@ def test_what_the_inline_path_wrote_during_a_rebuild_is_in_the_new_table(place, 
     )
 
 
+@postgres_only("an open transaction holds the horizon back (SQLite serializes writers)")
+def test_events_behind_an_open_transaction_are_applied_before_the_swap_locks(
+    place, actor, monkeypatch
+):
+    """While the tables are locked (dashboard reads wait), only what committed since
+    the rebuild last looked is applied, not the whole backlog behind an open writer."""
+    orders = varied_history(place, actor, count=3)
+    writer = OpenTransaction(ApproveOrder(order_id=orders[0].id), actor)
+    fold = "_fold_in_sql" if can_fold_in_sql(read_database()) else "_fold_into"
+    real_fold = getattr(rebuild_module, fold)
+
+    def fold_then_commit_behind_the_open_writer(*args, **kwargs):
+        folded = real_fold(*args, **kwargs)
+        for _ in range(5):
+            place(1)
+        return folded
+
+    locked, applied_under_lock = [], []
+    real_hold_off, real_apply_batch = (
+        rebuild_module._hold_off_inline_writes,
+        rebuild_module.apply_batch,
+    )
+
+    def hold_off(*args):
+        real_hold_off(*args)
+        locked.append(True)
+
+    def apply_batch(projection, events, *args):
+        if locked:
+            applied_under_lock.extend(events)
+        return real_apply_batch(projection, events, *args)
+
+    monkeypatch.setattr(rebuild_module, fold, fold_then_commit_behind_the_open_writer)
+    monkeypatch.setattr(rebuild_module, "_hold_off_inline_writes", hold_off)
+    monkeypatch.setattr(rebuild_module, "apply_batch", apply_batch)
+    try:
+        rebuild(order_summary)
+    finally:
+        writer.commit()
+
+    assert locked
+    assert applied_under_lock == []
+    assert drift() == []
+
+
 def waiting_for(table: str) -> int:
     """Backends waiting for a lock on ``table`` (a read model table)."""
     with read_database().cursor() as cursor:
