@@ -262,6 +262,7 @@ def read_outage(split: tuple[Env, dict[str, str]], split_dir: str) -> list[Figur
                 time.sleep(0.05)
             caught_up = time.monotonic() - back
             poster.join()
+            posting = time.monotonic() - started
     finally:
         follower.terminate()
         follower.wait(timeout=30)
@@ -275,6 +276,7 @@ def read_outage(split: tuple[Env, dict[str, str]], split_dir: str) -> list[Figur
             target="0",
             met=not errors,
         ),
+        Figure("POST /orders sent meanwhile", len(bodies) / posting, "orders/s"),
         Figure("catch-up after the read database returns", caught_up, "s", better="lower"),
     ]
 
