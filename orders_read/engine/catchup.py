@@ -146,7 +146,8 @@ def retry_dead_letters(projection: Projection, result: PassResult) -> None:
         session = current_session()
         try:
             with transaction.atomic():
-                projection.apply(projection.handled(event_log.stream(stream_id)))
+                events = event_log.records(event_log.stream(stream_id))
+                projection.apply(projection.handled(events))
                 DeadLetter.objects.filter(pk__in=[letter.pk for letter in letters]).delete()
             result.recovered += len(letters)
         except Exception as error:

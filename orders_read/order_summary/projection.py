@@ -118,7 +118,7 @@ class OrderSummaryProjection(Projection):
 
     def set_based_rebuild(
         self, connection: BaseDatabaseWrapper, tables: Tables, end: LogPosition
-    ) -> SQL:
+    ) -> SQL | None:
         return fold_sql(connection, tables[OrderSummary]._meta.db_table, end)
 
 
