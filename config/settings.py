@@ -20,6 +20,9 @@ Environment variables:
   the same key before answering 409 (5000).
 - ``ORDERS_MAX_WAITING_READS``: reads per process that may wait for the read model at
   once (2); past that a read answers at once, marked stale.
+- ``METRICS_BEARER_TOKEN``, ``METRICS_ALLOWED_IPS``: who may scrape ``/metrics`` (a
+  token, or comma-separated addresses and networks); neither: loopback with ``DEBUG``,
+  nobody without.
 """
 
 import datetime
@@ -94,7 +97,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: every response, even one another middleware makes, carries the request id.
+    # First and last: HTTP requests counted and timed (Prometheus), whatever answers them.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Every response, even one another middleware makes, carries the request id.
     "config.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -103,6 +108,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -220,6 +226,12 @@ ORDERS_IDEMPOTENCY_WAIT_MS = int(os.environ.get("ORDERS_IDEMPOTENCY_WAIT_MS", 50
 # How many reads per process may wait for the read model (``?min_version=N&wait=MS``) at
 # once; each holds a server thread. Past that, a read answers at once, marked stale.
 ORDERS_MAX_WAITING_READS = int(os.environ.get("ORDERS_MAX_WAITING_READS", 2))
+
+# Who may scrape /metrics (common/metrics.py): a bearer token, or addresses and networks
+# (the peer's address: behind a proxy, use the token). Neither: loopback with DEBUG on,
+# nobody with it off.
+METRICS_BEARER_TOKEN = os.environ.get("METRICS_BEARER_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", default="")
 
 LOGGING = {
     "version": 1,

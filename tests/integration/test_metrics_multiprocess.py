@@ -1,0 +1,113 @@
+"""Under gunicorn with two workers, /metrics adds up what every worker counted."""
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import database_url_for_subprocess
+from tests.integration.test_serve_proxy import free_port, read_response, stop
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = secrets.token_urlsafe(16)
+REQUESTS = 12
+
+
+@pytest.fixture
+def two_workers(tmp_path, transactional_db):
+    """gunicorn (two sync workers, `make serve`'s config file) on the test database.
+
+    The database is committed to (transactional_db): the scrape reads the checkpoints.
+    """
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocess(),
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "LOG_LEVEL": "WARNING",
+        "METRICS_BEARER_TOKEN": TOKEN,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    command = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "config.wsgi",
+        "--config",
+        str(ROOT / "config" / "gunicorn.py"),
+        "--workers",
+        "2",
+        "--bind",
+        f"127.0.0.1:{port}",
+    ]
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() ends all of it
+        )
+    try:
+        wait_for_workers(port, process, log)
+        yield port
+    finally:
+        stop(process)
+
+
+def connect(port):
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
+def get(port, path, headers=b""):
+    sock = connect(port)
+    sock.sendall(b"GET " + path + b" HTTP/1.0\r\nHost: 127.0.0.1\r\n" + headers + b"\r\n")
+    return read_response(sock, timeout=10)
+
+
+def wait_for_workers(port, process, log):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()
+        try:
+            if get(port, b"/health")[0] == 200:
+                return  # the first /health answered
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.05)  # a poll interval
+    pytest.fail(f"gunicorn did not answer within 60 s:\n{log.read_text()}")
+
+
+def health_answers(port) -> float:
+    status, body = get(port, b"/metrics", b"Authorization: Bearer " + TOKEN.encode() + b"\r\n")
+    assert status == 200, body
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+        if sample.name == "django_http_responses_total_by_status_view_method_total"
+        and sample.labels["view"] == "health"
+    )
+
+
+def test_two_workers_counts_add_up(two_workers):
+    port = two_workers
+    # A sync worker serves one connection at a time: this one, never finished, holds a
+    # worker, so the other serves every request meanwhile.
+    held = connect(port)
+    held.sendall(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n")
+    for _ in range(REQUESTS):
+        assert get(port, b"/health")[0] == 200
+    held.sendall(b"\r\n")  # now the first worker answers it too
+    assert read_response(held, timeout=10)[0] == 200
+
+    # Every /health answered since the start, by either worker: each worker alone
+    # counted only its part (the held request, or the others).
+    assert health_answers(port) == 1 + REQUESTS + 1
