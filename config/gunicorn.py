@@ -1,9 +1,11 @@
-"""gunicorn's settings for `make serve`: metrics added up across workers.
+"""gunicorn's settings for `make serve`: metrics added up across workers, tracing per worker.
 
 prometheus-client counts in each worker; in multiprocess mode every worker writes its
 values to files in ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` adds them up. The
 library reads the variable when a worker first imports it, after the fork, so it is set
 here, in the master, before any worker starts (a new temporary directory unless given).
+Tracing's batch span processor runs a thread, which a fork does not copy: each worker
+starts its own after the fork.
 """
 
 import os
@@ -27,3 +29,10 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Start tracing in the worker (when ``OTEL_TRACES_EXPORTER`` asks for it)."""
+    from common import tracing
+
+    tracing.start()

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from common import tracing
 from orders_write.commands import SYSTEM, Actor, CommandResult
 from orders_write.errors import CommandRejected, ErrorCode
 from orders_write.metrics import COMMAND_DURATION, COMMANDS
@@ -34,13 +35,17 @@ def dispatch(command: object, *, actor: Actor = SYSTEM) -> CommandResult:
 
     A rule rejection is raised inside the handler's transaction (which rolls back,
     so a rejected command writes nothing) and returned here as a failed result. Each
-    outcome is counted (``ok`` or the error code) and each duration measured.
+    outcome is counted (``ok`` or the error code), each duration measured, and each
+    command traced in a span of its own when tracing is on.
     """
     name = type(command).__name__
     started = time.perf_counter()
-    result = _run(command, actor)
+    with tracing.command_span(name) as span:
+        result = _run(command, actor)
+        outcome = "ok" if result.success else str(result.code)
+        tracing.set_outcome(span, outcome)
     COMMAND_DURATION.labels(name).observe(time.perf_counter() - started)
-    COMMANDS.labels(name, "ok" if result.success else str(result.code)).inc()
+    COMMANDS.labels(name, outcome).inc()
     return result
 
 

@@ -13,7 +13,7 @@ event is safe to read.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -150,6 +150,12 @@ def up_to(end: LogPosition) -> QuerySet[Event]:
 def stream(stream_id: object) -> QuerySet[Event]:
     """One order's events, in version order (read them through ``records`` to project)."""
     return Event.objects.filter(stream_id=stream_id).order_by("version")
+
+
+def metadata_of(events: Iterable[Event | EventRecord]) -> QuerySet[Event, dict[str, Any]]:
+    """The metadata of ``events`` (actor, trace context), read apart from their payloads."""
+    positions = [event.position for event in events]
+    return Event.objects.filter(position__in=positions).values_list("metadata", flat=True)
 
 
 def head() -> Event | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, Protocol
 from uuid import UUID
 
+from common import tracing
 from orders_write.commands import Actor
 from orders_write.models import Customer, Event
 from orders_write.money import CURRENCY
@@ -149,6 +150,9 @@ def append_events(
     the stream. The committed events are published to the read side after COMMIT.
     """
     metadata: dict[str, Any] = actor.as_metadata()
+    if context := tracing.trace_context():
+        # The command's span: projections link their work to it.
+        metadata[tracing.TRACE_CONTEXT_KEY] = context
     rows = [
         Event(
             stream_id=stream_id,
@@ -165,4 +169,3 @@ def append_events(
         row.save(force_insert=True)
     publish_after_commit(rows)
     return rows
-

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from common import tracing
 from orders_read.engine import registry
 from orders_read.engine.projection import LIVE, AnyEvent, Projection, Tables
 from orders_read.models import DeadLetter, ProjectionCheckpoint
@@ -181,7 +182,12 @@ def catch_up(projection: Projection, *, batch_size: int = DEFAULT_BATCH_SIZE) ->
             if not batch:
                 result.checkpoint = position
                 return result
-            result.rows_written += apply_batch(projection, batch, dead_letter)
+            with tracing.span(
+                f"catch up {projection.name}",
+                links=event_log.metadata_of(batch) if tracing.active() else (),
+                attributes={"orders.events": len(batch)},
+            ):
+                result.rows_written += apply_batch(projection, batch, dead_letter)
             last = event_log.position_of(batch[-1])
             checkpoint.transaction_id, checkpoint.position = last
             checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
+from common import tracing
 from orders_read.engine import registry
 from orders_read.engine.projection import AnyEvent, Projection
 from orders_read.engine.reflected import advance_over_reflected
@@ -30,7 +31,10 @@ def project_committed_events(sender: Any, events: Sequence[AnyEvent], **kwargs: 
         return
     for projection in registry.projections():
         try:
-            _apply(projection, events)
+            with tracing.span(
+                f"project {projection.name}", links=(event.metadata for event in events)
+            ):
+                _apply(projection, events)
         except Exception:
             logger.exception(
                 "Projection %s failed on events %s; catch-up will retry them",

@@ -1,4 +1,4 @@
-"""Under gunicorn with two workers, /metrics adds up what every worker counted."""
+"""`make serve`'s gunicorn config: metrics added up across workers, tracing per worker."""
 
 import os
 import secrets
@@ -20,7 +20,13 @@ REQUESTS = 12
 
 
 @pytest.fixture
-def two_workers(tmp_path, transactional_db):
+def environment():
+    """What the server is started with (a test adds to it before asking for the server)."""
+    return {}
+
+
+@pytest.fixture
+def two_workers(tmp_path, transactional_db, environment):
     """gunicorn (two sync workers, `make serve`'s config file) on the test database.
 
     The database is committed to (transactional_db): the scrape reads the checkpoints.
@@ -35,6 +41,7 @@ def two_workers(tmp_path, transactional_db):
         "LOG_LEVEL": "WARNING",
         "METRICS_BEARER_TOKEN": TOKEN,
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        **environment,
     }
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
@@ -57,7 +64,7 @@ def two_workers(tmp_path, transactional_db):
         )
     try:
         wait_for_workers(port, process, log)
-        yield port
+        yield port, process, log
     finally:
         stop(process)
 
@@ -98,7 +105,7 @@ def health_answers(port) -> float:
 
 
 def test_two_workers_counts_add_up(two_workers):
-    port = two_workers
+    port, _process, _log = two_workers
     # A sync worker serves one connection at a time: this one, never finished, holds a
     # worker, so the other serves every request meanwhile.
     held = connect(port)
@@ -111,3 +118,18 @@ def test_two_workers_counts_add_up(two_workers):
     # Every /health answered since the start, by either worker: each worker alone
     # counted only its part (the held request, or the others).
     assert health_answers(port) == 1 + REQUESTS + 1
+
+
+@pytest.mark.parametrize(
+    "environment", [{"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "orders-test"}]
+)
+def test_each_worker_traces_after_the_fork(two_workers):
+    port, process, log = two_workers
+    assert get(port, b"/health")[0] == 200
+
+    stop(process)  # a worker's batch processor exports what is left as it exits
+
+    spans = log.read_text()  # the console exporter prints each span as JSON
+    # Both /health requests (the first one answered, and this one), from the workers.
+    assert spans.count('"http.route": "^health/?$"') == 2
+    assert spans.count('"service.name": "orders-test"') == 2
