@@ -20,6 +20,7 @@ Environment variables:
   the same key before answering 409 (5000).
 - ``ORDERS_MAX_WAITING_READS``: reads per process that may wait for the read model at
   once (2); past that a read answers at once, marked stale.
+- ``LOG_FORMAT``: ``plain`` (default, for people) or ``json`` (one object per line).
 - ``METRICS_BEARER_TOKEN``, ``METRICS_ALLOWED_IPS``: who may scrape ``/metrics`` (a
   token, or comma-separated addresses and networks); neither: loopback with ``DEBUG``,
   nobody without.
@@ -30,6 +31,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -233,6 +235,10 @@ ORDERS_MAX_WAITING_READS = int(os.environ.get("ORDERS_MAX_WAITING_READS", 2))
 METRICS_BEARER_TOKEN = os.environ.get("METRICS_BEARER_TOKEN", "")
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", default="")
 
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -241,11 +247,18 @@ LOGGING = {
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        # The same fields, then every field of the record (the access line's user,
+        # command, outcome, duration...), as one JSON object per line.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         },
     },

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from common import tracing
+from common import log_context, tracing
 from orders_write.commands import SYSTEM, Actor, CommandResult
 from orders_write.errors import CommandRejected, ErrorCode
 from orders_write.metrics import COMMAND_DURATION, COMMANDS
@@ -44,6 +44,7 @@ def dispatch(command: object, *, actor: Actor = SYSTEM) -> CommandResult:
         result = _run(command, actor)
         outcome = "ok" if result.success else str(result.code)
         tracing.set_outcome(span, outcome)
+    log_context.note(command=name, outcome=outcome)
     COMMAND_DURATION.labels(name).observe(time.perf_counter() - started)
     COMMANDS.labels(name, outcome).inc()
     return result
