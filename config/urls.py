@@ -3,13 +3,13 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from common import health
 from common.metrics import metrics_view
-from config import views
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
-    re_path(r"^health/?$", views.HealthView.as_view(), name="health"),
+    re_path(r"^health/?$", health.HealthView.as_view(), name="health"),
     re_path(r"^metrics/?$", metrics_view, name="metrics"),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
@@ -18,6 +18,6 @@ urlpatterns = [
     path("", include("orders_write.urls")),
 ]
 
-handler400 = "config.views.bad_request"
-handler404 = "config.views.not_found"
-handler500 = "config.views.server_error"
+handler400 = "common.views.bad_request"
+handler404 = "common.views.not_found"
+handler500 = "common.views.server_error"

@@ -45,6 +45,9 @@ class LogPosition(NamedTuple):
 
 START = LogPosition(0, 0)
 
+# The log's table, for readers that fold it in SQL.
+TABLE = Event._meta.db_table
+
 
 class EventRecord(NamedTuple):
     """An event as a plain tuple: what projections read, without building a model instance.
@@ -64,7 +67,14 @@ class EventRecord(NamedTuple):
     occurred_at: datetime.datetime
 
 
-def records(events: QuerySet[Event], chunk_size: int | None = None) -> Iterator[EventRecord]:
+# A stored event (what ``events_committed`` sends) or the same event read as a tuple:
+# both have the attributes projections use.
+AnyEvent = Event | EventRecord
+# What ``after``, ``up_to`` and ``stream`` return: events to filter, order or read.
+EventQuerySet = QuerySet[Event]
+
+
+def records(events: EventQuerySet, chunk_size: int | None = None) -> Iterator[EventRecord]:
     """``events`` as ``EventRecord`` tuples, in the same order; streamed if ``chunk_size``.
 
     The one place the log's payloads are decoded: each comes out in its type's current
@@ -115,12 +125,28 @@ def safe_end() -> LogPosition:
     return LogPosition(0, last or 0)
 
 
-def after(checkpoint: LogPosition, horizon: int | None = None) -> QuerySet[Event]:
+def snapshot() -> str | None:
+    """The database's current snapshot (PostgreSQL): which transactions have committed.
+
+    Pass it later as ``unseen_by`` to read only the events committed since (or by
+    transactions that were still running then). None where writers are serialized.
+    """
+    if not is_postgresql():
+        return None
+    with connections[_db_alias()].cursor() as cursor:
+        cursor.execute("SELECT pg_current_snapshot()::text")
+        return cursor.fetchone()[0]
+
+
+def after(
+    checkpoint: LogPosition, horizon: int | None = None, unseen_by: str | None = None
+) -> QuerySet[Event]:
     """Committed events after ``checkpoint`` that are safe to read, in log order.
 
     ``horizon`` is a ``safe_horizon()`` taken before this query runs (taken now if
     not given): every event it lets through belongs to a finished transaction.
     Pass ``MAX_BIGINT`` to count what is committed but not yet safe (lag).
+    ``unseen_by`` (a ``snapshot()``) keeps only the events that snapshot did not see.
     """
     if horizon is None:
         horizon = safe_horizon()
@@ -133,6 +159,14 @@ def after(checkpoint: LogPosition, horizon: int | None = None) -> QuerySet[Event
     ).order_by("transaction_id", "position")
     if horizon is not None:
         events = events.filter(transaction_id__lt=horizon)
+    if unseen_by is not None:
+        events = events.filter(
+            RawSQL(
+                "NOT pg_visible_in_snapshot(transaction_id::text::xid8, %s::pg_snapshot)",
+                (unseen_by,),
+                output_field=BooleanField(),
+            )
+        )
     return events
 
 
@@ -168,13 +202,16 @@ def position_of(event: Event | EventRecord) -> LogPosition:
 
 
 def iter_batches(
-    checkpoint: LogPosition, batch_size: int, horizon: int | None = None
+    checkpoint: LogPosition,
+    batch_size: int,
+    horizon: int | None = None,
+    unseen_by: str | None = None,
 ) -> Iterator[list[EventRecord]]:
     """Successive batches of events after ``checkpoint`` (one horizon for all, as in ``after``)."""
     if horizon is None:
         horizon = safe_horizon()
     while True:
-        batch = list(records(after(checkpoint, horizon)[:batch_size]))
+        batch = list(records(after(checkpoint, horizon, unseen_by)[:batch_size]))
         if not batch:
             return
         yield batch

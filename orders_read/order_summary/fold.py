@@ -36,10 +36,11 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.dateparse import parse_datetime
 
 from orders_read.engine.projection import SQL, AnyEvent, Row
+from orders_write import event_log
 from orders_write.event_log import LogPosition
 from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
-from orders_write.models import Event, OrderStatus
 from orders_write.money import format_cents
+from orders_write.statuses import OrderStatus
 from orders_write.upcasting import sql_upcast, stored_names
 
 # JSON number → bigint, NULL for any other JSON type (which NOT NULL then refuses).
@@ -210,7 +211,7 @@ def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> S
         columns=", ".join(quote(name) for name in values),
         values=",\n    ".join(values.values()),
         payload=payload,
-        events=quote(Event._meta.db_table),
+        events=quote(event_log.TABLE),
         placed_data=placed_data_sql,
         placed_types=", ".join(placed_types),
         status_types=", ".join(f"%(type_{number})s" for number in range(len(statuses))),
