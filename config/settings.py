@@ -27,6 +27,7 @@ Environment variables:
 """
 
 import datetime
+import ipaddress
 import os
 from pathlib import Path
 
@@ -239,6 +240,11 @@ ORDERS_MAX_WAITING_READS = int(os.environ.get("ORDERS_MAX_WAITING_READS", 2))
 # nobody with it off.
 METRICS_BEARER_TOKEN = os.environ.get("METRICS_BEARER_TOKEN", "")
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", default="")
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {error}") from None
 
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
 if LOG_FORMAT not in {"plain", "json"}:

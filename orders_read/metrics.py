@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
+from django.db import DatabaseError
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from orders_read.engine.status import all_statuses
+
+logger = logging.getLogger(__name__)
 
 
 class ProjectionCollector:
@@ -34,7 +38,13 @@ class ProjectionCollector:
             "Events the projection could not apply (retried on every catch-up pass).",
             labels=["projection"],
         )
-        for status in all_statuses():
+        try:
+            statuses = all_statuses()
+        except DatabaseError:
+            # The other metrics still scrape; the lag's absence is what alerts then.
+            logger.exception("Metrics: cannot read the projections' status")
+            return
+        for status in statuses:
             lag_events.add_metric([status.name], status.lag_events)
             lag_seconds.add_metric([status.name], status.lag_seconds)
             dead_letters.add_metric([status.name], status.dead_letter_count)

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.db import DatabaseError
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
+from orders_read import metrics as metrics_module
 from orders_write.bus import dispatch
 from orders_write.commands import OrderLine, PlaceOrder
 from orders_write.errors import ErrorCode
@@ -116,3 +118,15 @@ def test_every_alert_rule_names_metrics_that_are_exposed(scrape, place):
 
     assert named <= exposed, named - exposed
     assert {"orders_projection_lag_seconds", "orders_projection_dead_letters"} <= named
+
+
+def test_without_the_database_the_other_metrics_still_scrape(scrape, monkeypatch):
+    def unavailable():
+        raise DatabaseError("the read database is down")
+
+    monkeypatch.setattr(metrics_module, "all_statuses", unavailable)
+
+    samples = scrape()
+
+    assert not any(name.startswith("orders_projection_") for name, _labels in samples)
+    assert any(name.startswith("django_http_") for name, _labels in samples)
