@@ -60,7 +60,8 @@ def when_caught_up(flag, events=1):
     """An on_pass callback that sets ``flag`` once ``events`` are in and none is lagging."""
 
     def on_pass(results):
-        if projection_status("order_summary").lag_events == 0 and Event.objects.count() >= events:
+        # Counted first: an event committed between the two reads must not pass for caught up.
+        if Event.objects.count() >= events and projection_status("order_summary").lag_events == 0:
             flag.set()
 
     return on_pass
