@@ -4,11 +4,13 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from common import health
+from common.metrics import metrics_view
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     re_path(r"^health/?$", health.HealthView.as_view(), name="health"),
+    re_path(r"^metrics/?$", metrics_view, name="metrics"),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # The read routes first: /orders/dashboard is not an order id.

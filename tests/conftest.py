@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from config.databases import READ, replica_aliases
+from orders_read.engine import inline
 from orders_write.bus import dispatch
 from orders_write.commands import Actor, OrderLine, PlaceOrder
 from orders_write.models import Order, PaymentMethod, Product
@@ -77,9 +78,12 @@ def databases_for_subprocess() -> dict[str, str]:
 
 @contextmanager
 def all_queries() -> Iterator[list[dict]]:
-    """The queries run in the block on every database (the write side, the read model's)."""
+    """The queries run in the block on the write database and the read primary."""
     captured: list[dict] = []
-    contexts = [CaptureQueriesContext(connections[alias]) for alias in settings.DATABASES]
+    aliases = [
+        alias for alias in settings.DATABASES if alias not in replica_aliases(settings.DATABASES)
+    ]
+    contexts = [CaptureQueriesContext(connections[alias]) for alias in aliases]
     with ExitStack() as stack:
         for context in contexts:
             stack.enter_context(context)
@@ -119,26 +123,31 @@ def projecting(place: Callable[..., Order]) -> Callable[..., Order]:
 
 
 def pytest_collection_modifyitems(items):
-    """With more than one database, a test that uses one may use them all.
+    """With more than one database, a test that uses one may use them all, replicas aside.
 
     The read model lives in another database than the write side (``READ_DATABASE_URL``):
     a test that places an order and reads the dashboard touches both, and each is then
-    wrapped in the test's transaction (or flushed after a transactional test).
+    wrapped in the test's transaction (or flushed after a transactional test). A replica
+    is read-only and sees only committed rows: a test that reads one asks for it
+    (``databases="__all__"``), and the others read the primary.
     """
     if len(settings.DATABASES) == 1:
         return
+    primaries = [
+        alias for alias in settings.DATABASES if alias not in replica_aliases(settings.DATABASES)
+    ]
     for item in items:
         marker = item.get_closest_marker("django_db")
         if marker is not None:
             if "databases" not in marker.kwargs:
                 item.add_marker(
-                    pytest.mark.django_db(*marker.args, **marker.kwargs, databases="__all__"),
+                    pytest.mark.django_db(*marker.args, **marker.kwargs, databases=primaries),
                     append=False,
                 )
         elif {"db", "transactional_db"} & set(getattr(item, "fixturenames", ())):
             transactional = "transactional_db" in item.fixturenames
             item.add_marker(
-                pytest.mark.django_db(transaction=transactional, databases="__all__"),
+                pytest.mark.django_db(transaction=transactional, databases=primaries),
                 append=False,
             )
 
@@ -179,20 +188,26 @@ def _wait_for_replay(alias: str, timeout: float = 60.0) -> None:
 
 
 @pytest.fixture(autouse=True)
-def replicas_for_committed_tests_only(request):
-    """A test in one transaction keeps its rows from any standby: read the primary there.
+def replicas_for_tests_that_ask(request):
+    """Reads go to a replica only in a test that asks for replicas (``databases="__all__"``).
 
-    Only a transactional test's rows ever commit and replicate.
+    A standby sees committed rows only, so such a test is transactional; every other test
+    reads the primary.
     """
     marker = request.node.get_closest_marker("django_db")
-    transactional = "transactional_db" in request.fixturenames or (
-        marker is not None and marker.kwargs.get("transaction", False)
-    )
-    if transactional or not replica_aliases(settings.DATABASES):
+    asked = marker is not None and marker.kwargs.get("databases") == "__all__"
+    if asked or not replica_aliases(settings.DATABASES):
         yield
         return
     with override_settings(ORDERS_READ_REPLICAS=[]):
         yield
+
+
+@pytest.fixture(autouse=True)
+def inline_checkpoint_moves_afresh():
+    """The inline path moves a checkpoint at most once a second per process: each test
+    starts as a new process would, whatever the test before it did."""
+    inline._last_advance.clear()
 
 
 @pytest.fixture(autouse=True, scope="session")

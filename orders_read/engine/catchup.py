@@ -29,6 +29,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
 from django.utils import timezone
 
+from common import tracing
 from orders_read.engine import registry
 from orders_read.engine.projection import LIVE, AnyEvent, Projection, Tables
 from orders_read.models import DeadLetter, ProjectionCheckpoint
@@ -164,7 +165,8 @@ def retry_dead_letters(projection: Projection, result: PassResult) -> None:
         session = current_session(database)
         try:
             with transaction.atomic(using=database.alias):
-                projection.apply(projection.handled(event_log.stream(stream_id)))
+                events = event_log.records(event_log.stream(stream_id))
+                projection.apply(projection.handled(events))
                 DeadLetter.objects.filter(pk__in=[letter.pk for letter in letters]).delete()
             result.recovered += len(letters)
         except Exception as error:
@@ -197,7 +199,14 @@ def catch_up(projection: Projection, *, batch_size: int = DEFAULT_BATCH_SIZE) ->
             result.checkpoint = position
             return result
         last = event_log.position_of(batch[-1])
-        with transaction.atomic(using=database.alias):
+        with (
+            transaction.atomic(using=database.alias),
+            tracing.span(
+                f"catch up {projection.name}",
+                links=event_log.metadata_of(batch) if tracing.active() else (),
+                attributes={"orders.events": len(batch)},
+            ),
+        ):
             if not move_checkpoint(projection.name, position, last):
                 # Another applier took this batch: read on from where it got to.
                 continue

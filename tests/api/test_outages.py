@@ -24,7 +24,7 @@ from tests.conftest import ALL_ORDER_PERMISSIONS, split_only
 from tests.factories import UserFactory
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, databases="__all__"),
     split_only("one database down while the other serves"),
 ]
 

@@ -14,7 +14,7 @@ from tests.api.test_outages import database_down
 from tests.conftest import replicas_only
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, databases="__all__"),
     replicas_only("reads from a hot standby kept by streaming replication"),
 ]
 
