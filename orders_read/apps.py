@@ -6,12 +6,14 @@ class OrdersReadConfig(AppConfig):
     verbose_name = "Orders (read model)"
 
     def ready(self) -> None:
+        from orders_read.daily_sales.projection import daily_sales
         from orders_read.engine import registry
         from orders_read.engine.inline import project_committed_events
         from orders_read.order_summary.projection import order_summary
         from orders_write.signals import events_committed
 
         registry.register(order_summary)
+        registry.register(daily_sales)
         events_committed.connect(
             project_committed_events, dispatch_uid="orders_read.project_committed_events"
         )
