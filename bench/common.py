@@ -10,12 +10,11 @@ import secrets
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -259,10 +258,6 @@ def parse_wrk(out: str) -> WrkResult:
     ):
         errors += sum(int(group) for group in match.groups())
     return WrkResult(rps, p50, p99, requests, errors)
-
-
-def median_of(runs: int, measure: Callable[[], float]) -> float:
-    return statistics.median(measure() for _ in range(runs))
 
 
 def _fmt(value: float | None, unit: str = "") -> str:

@@ -4,7 +4,7 @@ Environment variables:
 
 - ``DATABASE_URL``: ``sqlite:///path`` (default: ``db.sqlite3`` beside ``manage.py``)
   or ``postgres://user:password@host:port/name``.
-- ``SECRET_KEY``: required to serve with ``DEBUG`` off (the WSGI entry point checks).
+- ``SECRET_KEY``: required to serve with ``DEBUG`` off (the WSGI and ASGI entry points check).
 - ``DEBUG``: ``1``/``true`` to enable; off by default.
 - ``ALLOWED_HOSTS``: comma-separated (default ``127.0.0.1,localhost``).
 - ``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``, ``SECURE_HSTS_INCLUDE_SUBDOMAINS``,
@@ -95,7 +95,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: every response, even one another middleware makes, carries the request id.
-    "config.request_id.RequestIdMiddleware",
+    "common.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (STATIC_ROOT, from collectstatic) before anything else touches the request.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -181,13 +181,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "EXCEPTION_HANDLER": "common.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
-# OpenAPI 3 at /schema, Swagger UI at /docs (config/openapi.py describes the envelopes).
+# OpenAPI 3 at /schema, Swagger UI at /docs (common/openapi.py describes the envelopes).
 SPECTACULAR_SETTINGS = {
     "TITLE": "CQRS orders API",
     "DESCRIPTION": (
@@ -205,17 +205,22 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "orders_write.models.OrderStatus"},
+    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "orders_write.statuses.OrderStatus"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.openapi.strip_trailing_slashes",
-        "config.openapi.allow_empty_string_queries",
+        "common.openapi.strip_trailing_slashes",
+        "common.openapi.allow_empty_string_queries",
     ],
 }
 
 # The largest request body read (Django's setting; the largest valid order is a few
 # kilobytes). A larger one is a 413 REQUEST_TOO_LARGE, read no further than this.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+# Who gets /health's details (common/health.py): whoever may read the read model may see
+# how fresh it is. A load balancer asks anonymously and gets the status alone: the
+# event count and the projections' lag say how busy the business is.
+HEALTH_DETAILS_PERMISSION = "orders_read.view_ordersummary"
 
 # Project each committed event into the read model right after COMMIT.
 ORDERS_INLINE_PROJECTION = env_bool("ORDERS_INLINE_PROJECTION", default=True)
@@ -236,7 +241,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "config.request_id.RequestIdFilter"},
+        "request_id": {"()": "common.request_id.RequestIdFilter"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 from common.admin import ReadOnlyAdminMixin, UUIDSearchMixin, short_uuid
 from orders_read.models import OrderSummary
-from orders_write.models import OrderStatus
+from orders_write.statuses import OrderStatus
 
 
 class StatusFilter(admin.SimpleListFilter):

@@ -6,9 +6,11 @@ class OrdersReadConfig(AppConfig):
     verbose_name = "Orders (read model)"
 
     def ready(self) -> None:
+        from common import health
         from orders_read.daily_sales.projection import daily_sales
         from orders_read.engine import registry
         from orders_read.engine.inline import project_committed_events
+        from orders_read.health import PROJECTIONS
         from orders_read.order_summary.projection import order_summary
         from orders_write.signals import events_committed
 
@@ -17,3 +19,4 @@ class OrdersReadConfig(AppConfig):
         events_committed.connect(
             project_committed_events, dispatch_uid="orders_read.project_committed_events"
         )
+        health.register(PROJECTIONS)

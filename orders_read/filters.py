@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from orders_read.models import OrderSummary
 from orders_read.timestamps import ACCEPTED, parse_timestamp
-from orders_write.models import OrderStatus
+from orders_write.statuses import OrderStatus
 
 
 class TimestampField(forms.Field):

@@ -18,7 +18,8 @@ from django.utils import timezone
 from orders_read.daily_sales.projection import daily_sales
 from orders_read.engine.status import projection_status
 from orders_read.models import DailySales, DailySalesApplied
-from orders_write.models import Event, OrderStatus
+from orders_write import event_log
+from orders_write.statuses import OrderStatus
 
 # The windows of the summary, in days ending today (UTC).
 WINDOWS = {"today": 1, "last_7_days": 7, "last_30_days": 30}
@@ -129,9 +130,9 @@ def as_of(now: datetime.datetime | None = None) -> datetime.datetime:
     """
     now = now or timezone.now()
     recent = list(
-        Event.objects.filter(type__in=daily_sales.event_types)
-        .order_by("-position")
-        .values_list("event_id", "occurred_at")[:RECENT_EVENTS]
+        event_log.newest(daily_sales.event_types).values_list("event_id", "occurred_at")[
+            :RECENT_EVENTS
+        ]
     )
     counted = set(
         DailySalesApplied.objects.filter(

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.openapi import (
+from common.openapi import (
     QUERY_VALIDATION_ERROR,
     REQUEST_ID_REQUEST_HEADER,
     REQUEST_ID_RESPONSE_HEADER,

@@ -12,8 +12,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.api import error_body, has_perm
-from config.openapi import (
+from common.api import error_body, has_perm
+from common.openapi import (
     NOT_FOUND,
     QUERY_VALIDATION_ERROR,
     REQUEST_ID_REQUEST_HEADER,

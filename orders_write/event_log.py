@@ -13,7 +13,7 @@ event is safe to read.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -44,6 +44,9 @@ class LogPosition(NamedTuple):
 
 START = LogPosition(0, 0)
 
+# The log's table, for readers that fold it in SQL.
+TABLE = Event._meta.db_table
+
 
 class EventRecord(NamedTuple):
     """An event as a plain tuple: what projections read, without building a model instance.
@@ -63,7 +66,14 @@ class EventRecord(NamedTuple):
     occurred_at: datetime.datetime
 
 
-def records(events: QuerySet[Event], chunk_size: int | None = None) -> Iterator[EventRecord]:
+# A stored event (what ``events_committed`` sends) or the same event read as a tuple:
+# both have the attributes projections use.
+AnyEvent = Event | EventRecord
+# What ``after``, ``up_to`` and ``stream`` return: events to filter, order or read.
+EventQuerySet = QuerySet[Event]
+
+
+def records(events: EventQuerySet, chunk_size: int | None = None) -> Iterator[EventRecord]:
     """``events`` as ``EventRecord`` tuples, in the same order; streamed if ``chunk_size``."""
     # The payload comes as text and is decoded by orjson: several times faster than
     # JSONField's json.loads, the biggest cost of reading the log after the database.
@@ -106,12 +116,28 @@ def safe_end() -> LogPosition:
     return LogPosition(0, last or 0)
 
 
-def after(checkpoint: LogPosition, horizon: int | None = None) -> QuerySet[Event]:
+def snapshot() -> str | None:
+    """The database's current snapshot (PostgreSQL): which transactions have committed.
+
+    Pass it later as ``unseen_by`` to read only the events committed since (or by
+    transactions that were still running then). None where writers are serialized.
+    """
+    if not is_postgresql():
+        return None
+    with connections[_db_alias()].cursor() as cursor:
+        cursor.execute("SELECT pg_current_snapshot()::text")
+        return cursor.fetchone()[0]
+
+
+def after(
+    checkpoint: LogPosition, horizon: int | None = None, unseen_by: str | None = None
+) -> QuerySet[Event]:
     """Committed events after ``checkpoint`` that are safe to read, in log order.
 
     ``horizon`` is a ``safe_horizon()`` taken before this query runs (taken now if
     not given): every event it lets through belongs to a finished transaction.
     Pass ``MAX_BIGINT`` to count what is committed but not yet safe (lag).
+    ``unseen_by`` (a ``snapshot()``) keeps only the events that snapshot did not see.
     """
     if horizon is None:
         horizon = safe_horizon()
@@ -124,6 +150,14 @@ def after(checkpoint: LogPosition, horizon: int | None = None) -> QuerySet[Event
     ).order_by("transaction_id", "position")
     if horizon is not None:
         events = events.filter(transaction_id__lt=horizon)
+    if unseen_by is not None:
+        events = events.filter(
+            RawSQL(
+                "NOT pg_visible_in_snapshot(transaction_id::text::xid8, %s::pg_snapshot)",
+                (unseen_by,),
+                output_field=BooleanField(),
+            )
+        )
     return events
 
 
@@ -143,6 +177,16 @@ def stream(stream_id: object) -> QuerySet[Event]:
     return Event.objects.filter(stream_id=stream_id).order_by("version")
 
 
+def streams(stream_ids: Iterable[object], types: Iterable[str]) -> QuerySet[Event]:
+    """The events of ``types`` in these orders' streams (one query for a batch of orders)."""
+    return Event.objects.filter(stream_id__in=list(stream_ids), type__in=list(types))
+
+
+def newest(types: Iterable[str]) -> QuerySet[Event]:
+    """The events of ``types``, the last appended first (slice it: the position index)."""
+    return Event.objects.filter(type__in=list(types)).order_by("-position")
+
+
 def head() -> Event | None:
     """The last event appended (committed and visible)."""
     return Event.objects.order_by("-position").first()
@@ -153,13 +197,16 @@ def position_of(event: Event | EventRecord) -> LogPosition:
 
 
 def iter_batches(
-    checkpoint: LogPosition, batch_size: int, horizon: int | None = None
+    checkpoint: LogPosition,
+    batch_size: int,
+    horizon: int | None = None,
+    unseen_by: str | None = None,
 ) -> Iterator[list[EventRecord]]:
     """Successive batches of events after ``checkpoint`` (one horizon for all, as in ``after``)."""
     if horizon is None:
         horizon = safe_horizon()
     while True:
-        batch = list(records(after(checkpoint, horizon)[:batch_size]))
+        batch = list(records(after(checkpoint, horizon, unseen_by)[:batch_size]))
         if not batch:
             return
         yield batch

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from orders_write.ids import uuid7
+from orders_write.statuses import OrderStatus
 
 
 class Customer(models.Model):
@@ -47,12 +48,6 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
-
-
-class OrderStatus(models.TextChoices):
-    PENDING = "PENDING", "Pending"
-    APPROVED = "APPROVED", "Approved"
-    CANCELLED = "CANCELLED", "Cancelled"
 
 
 # The order pipeline in one table: each status and the statuses it may move to.

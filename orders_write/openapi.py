@@ -13,7 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 
-from config.openapi import (
+from common.openapi import (
     REQUEST_ID_REQUEST_HEADER,
     REQUEST_ID_RESPONSE_HEADER,
     REQUEST_TOO_LARGE,

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import actor_for, error_response, has_perm
+from common.api import error_response, has_perm
 from orders_write import idempotency
 from orders_write.bus import dispatch
 from orders_write.commands import (
@@ -59,6 +59,19 @@ def code_response(code: ErrorCode, error: str) -> Response:
 
 def order_not_found() -> Response:
     return error_response(ErrorCode.ORDER_NOT_FOUND, "Order not found", status.HTTP_404_NOT_FOUND)
+
+
+def actor_for(request: Request, *, idempotency_key: str | None = None) -> Actor:
+    """The authenticated user as the command's actor; never a field of the body.
+
+    ``request.request_id`` is set by ``common.request_id.RequestIdMiddleware`` on the
+    ``HttpRequest``; DRF's ``Request`` proxies the attribute.
+    """
+    return Actor.from_user(
+        request.user,
+        request_id=getattr(request, "request_id", ""),
+        idempotency_key=idempotency_key,
+    )
 
 
 def parse_order_id(value: str) -> uuid.UUID | None:

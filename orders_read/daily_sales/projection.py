@@ -30,11 +30,12 @@ from django.db.models import Model
 from django.utils.dateparse import parse_datetime
 
 from orders_read.engine.ledger import claim
-from orders_read.engine.projection import LIVE, AnyEvent, Projection, Tables
+from orders_read.engine.projection import LIVE, Projection, Tables
 from orders_read.models import DailySales, DailySalesApplied
 from orders_write import event_log
+from orders_write.event_log import AnyEvent
 from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
-from orders_write.models import Event, OrderStatus
+from orders_write.statuses import OrderStatus
 
 # The status an order has after each event type.
 STATUS_AFTER = {
@@ -89,8 +90,7 @@ def histories(stream_ids: Iterable[UUID]) -> dict[UUID, History]:
     ids = sorted(set(stream_ids))
     if not ids:
         return {}
-    events = Event.objects.filter(stream_id__in=ids, type__in=STATUS_AFTER)
-    for event in event_log.records(events):
+    for event in event_log.records(event_log.streams(ids, STATUS_AFTER)):
         history = found[event.stream_id]
         history.event_ids.add(event.event_id)
         history.statuses[event.version] = STATUS_AFTER[event.type]

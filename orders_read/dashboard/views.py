@@ -24,8 +24,8 @@ from orders_read import stats
 from orders_read.filters import OrderSummaryFilter
 from orders_read.models import OrderSummary
 from orders_read.pagination import DashboardPagination
-from orders_write.models import OrderStatus
 from orders_write.money import format_cents
+from orders_write.statuses import OrderStatus
 
 VIEW_PERMISSION = "orders_read.view_ordersummary"
 # The page says "data as of …" past this lag.

@@ -1,9 +1,11 @@
 """Keep projections caught up: woken by NOTIFY on PostgreSQL, polling on SQLite.
 
-Only one follower per projection works at a time: on PostgreSQL each takes a
-session advisory lock for its projections, and a second follower waits for it as
-a hot standby. (On SQLite writers are serialized and each batch re-reads the
-checkpoint under the write lock, so two followers cannot apply a batch twice.)
+Only one follower per set of projections works at a time: on PostgreSQL each takes
+a session advisory lock keyed on the set it follows, and a second follower of the
+same set waits for it as a hot standby. Followers of overlapping sets (``--follow``
+beside ``--follow --projection order_summary``) both run, and take turns batch by
+batch on each checkpoint's row lock, so neither applies a batch twice. (On SQLite
+writers are serialized and each batch re-reads the checkpoint under the write lock.)
 
 The lock and the LISTEN belong to one database session. When that session is lost
 (a restart, a failover, a terminated backend), idle or mid-batch, the follower

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
+from django.db import router, transaction
 
 from orders_read.engine import registry
 from orders_read.engine.projection import AnyEvent, Projection
@@ -44,4 +45,9 @@ def apply_events(events: Iterable[AnyEvent]) -> int:
 
 def _apply(projection: Projection, events: Iterable[AnyEvent]) -> int:
     handled = projection.handled(events)
-    return projection.apply(handled) if handled else 0
+    if not handled:
+        return 0
+    if not projection.atomic_inline:
+        return projection.apply(handled)
+    with transaction.atomic(using=router.db_for_write(projection.models[0])):
+        return projection.apply(handled)

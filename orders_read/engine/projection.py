@@ -17,14 +17,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
-from orders_write.event_log import EventRecord, LogPosition
-from orders_write.models import Event
+from orders_write.event_log import AnyEvent, LogPosition
 
 if TYPE_CHECKING:
     from orders_read.engine.rebuild import Replay
 
-# A stored event or the same event read as a tuple: both have the attributes projections use.
-AnyEvent = Event | EventRecord
 Row = dict[str, Any]
 # A statement and its parameters.
 SQL = tuple[str, Mapping[str, Any]]
@@ -52,10 +49,17 @@ class Projection:
 
     # Unique; names the checkpoint, dead letters and the ``--projection`` choice.
     name: ClassVar[str]
-    # Every model whose table the projection writes (and a rebuild copies and swaps).
+    # Every model whose table the projection writes (and a rebuild copies and swaps), in
+    # the order ``apply`` first touches them; a ledger (``claim``) comes before anything
+    # else. A rebuild's swap locks them in that order (ledgers first), so a write in
+    # flight never deadlocks with it: each waits for the other in the same direction.
     models: ClassVar[tuple[type[Model], ...]]
     # The event types ``apply`` is given; the others pass it by.
     event_types: ClassVar[frozenset[str]]
+    # Whether the inline path runs ``apply`` in a transaction of its own (catch-up and
+    # rebuilds always do). Only a projection whose every write is one statement may turn
+    # it off, to save the round trips of BEGIN and COMMIT on every command.
+    atomic_inline: ClassVar[bool] = True
 
     def handled(self, events: Iterable[AnyEvent]) -> list[AnyEvent]:
         """The events of the types this projection handles, in their order."""
@@ -65,8 +69,9 @@ class Projection:
         """Apply events (log order) to ``tables``; returns rows written.
 
         Idempotent: events already applied (delivered by the inline path and catch-up
-        both, or replayed) change nothing. Atomic: a failure leaves ``tables`` as they
-        were. Called in the caller's transaction when there is one.
+        both, or replayed) change nothing. Always called inside a transaction the
+        engine opened (but see ``atomic_inline``), so a failure leaves ``tables`` as
+        they were.
         """
         raise NotImplementedError
 

@@ -27,12 +27,12 @@ from django.db import DatabaseError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from orders_read.engine.catchup import DEFAULT_BATCH_SIZE, apply_batch, record_dead_letter
+from orders_read.engine.ledger import AppliedEvents
 from orders_read.engine.projection import AnyEvent, Projection, Tables
 from orders_read.engine.rebuild_lock import rebuild_lock
 from orders_read.models import DeadLetter, ProjectionCheckpoint
 from orders_write import event_log
-from orders_write.event_log import LogPosition
-from orders_write.models import Event
+from orders_write.event_log import EventQuerySet, LogPosition
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class Replay:
 
     projection: Projection
     tables: Tables
-    events: models.QuerySet[Event]
+    events: EventQuerySet
     total: int
     batch_size: int
     progress: Progress | None
@@ -143,13 +143,14 @@ def _catch_up_copy(
     result: RebuildResult,
     batch_size: int,
     horizon: int | None = None,
+    unseen_by: str | None = None,
 ) -> LogPosition:
     """Apply to the copies the events after ``position``; returns where it got to.
 
-    ``horizon`` as in ``event_log.after``: the safe events by default, every
-    committed one with ``MAX_BIGINT``.
+    ``horizon`` and ``unseen_by`` as in ``event_log.after``: the safe events by
+    default, every committed one with ``MAX_BIGINT``.
     """
-    for batch in event_log.iter_batches(position, batch_size, horizon):
+    for batch in event_log.iter_batches(position, batch_size, horizon, unseen_by):
         apply_batch(
             projection,
             batch,
@@ -198,16 +199,22 @@ def _hold_off_inline_writes(connection: BaseDatabaseWrapper, tables: Tables) -> 
     writes in flight have finished, every event behind a row in an old table is
     committed, and the copy can take it from the log. On PostgreSQL this is the
     ACCESS EXCLUSIVE lock the swap's DROP TABLE takes anyway, taken a moment
-    earlier (readers wait a few milliseconds more). EXCLUSIVE would not do: the
-    inline path reads a row before it writes it, and a row read from the old table
-    now would carry its errors (the drift a rebuild repairs) into the new one. A
-    writer waiting for the lock looks the table up by name again once it has it,
-    so it reads and writes the new table. On SQLite the transaction began
-    IMMEDIATE (settings): it holds the write lock, and every writer waits.
+    earlier (readers wait a few milliseconds more). A writer waiting for the lock
+    looks the table up by name again once it has it, so it reads and writes the new
+    table. EXCLUSIVE would not do: it lets the inline path go on reading the old
+    table, and a row read there carries its errors (the drift a rebuild repairs)
+    into the new one. A write whose read came just before the lock can still do
+    that, but its event has committed, so the copy already holds that version and
+    the write's version guard (or the ledger) turns it away. On SQLite the
+    transaction began IMMEDIATE (settings): it holds the write lock, and every
+    writer waits.
     """
     if connection.vendor == "postgresql":
         quote = connection.ops.quote_name
-        live = ", ".join(quote(model._meta.db_table) for model in tables.copies)
+        # In the order writes take them: a ledger first (``claim`` comes before anything
+        # else), then the projection's ``models`` as listed.
+        ordered = sorted(tables.copies, key=lambda model: not issubclass(model, AppliedEvents))
+        live = ", ".join(quote(model._meta.db_table) for model in ordered)
         with connection.cursor() as cursor:
             cursor.execute(f"LOCK TABLE {live} IN ACCESS EXCLUSIVE MODE")
 
@@ -225,12 +232,19 @@ def _swap_in(
     Returns the checkpoint set. On PostgreSQL the safe events (below the horizon)
     do not include an event that a later transaction committed while an older one
     is still open, though the inline path may already have written it to the old
-    tables. So once inline writes are held off, every committed event is applied
-    too, whatever the horizon: projections are idempotent (a row's stream version,
-    an aggregate's ledger), so catch-up applying these events again later changes
-    nothing. The checkpoint stays at the last safe event, never past one that may
-    still commit before it.
+    tables. So every committed event is applied too, whatever the horizon:
+    projections are idempotent (a row's stream version, an aggregate's ledger), so
+    catch-up applying these events again later changes nothing. The checkpoint
+    stays at the last safe event, never past one that may still commit before it.
+
+    Those events are applied before the tables are locked, as of a snapshot; under
+    the lock (while dashboard reads wait), only the events that snapshot did not see,
+    committed since. A transaction left open for an hour behind thousands of writes
+    makes the swap no longer: the work under the lock is the last moments' writes.
     """
+    seen = event_log.snapshot()
+    if seen is not None:
+        _catch_up_copy(projection, tables, position, result, batch_size, event_log.MAX_BIGINT)
     with connection.constraint_checks_disabled(), transaction.atomic(using=connection.alias):
         checkpoint, _ = ProjectionCheckpoint.objects.select_for_update().get_or_create(
             name=projection.name
@@ -238,7 +252,7 @@ def _swap_in(
         # Under the checkpoint lock no catch-up runner moves; apply the last safe events.
         position = _catch_up_copy(projection, tables, position, result, batch_size)
         _hold_off_inline_writes(connection, tables)
-        _catch_up_copy(projection, tables, position, result, batch_size, event_log.MAX_BIGINT)
+        _catch_up_copy(projection, tables, position, result, batch_size, event_log.MAX_BIGINT, seen)
         _swap(connection, tables)
         checkpoint.transaction_id, checkpoint.position = position
         checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])

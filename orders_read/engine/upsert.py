@@ -143,7 +143,12 @@ def copy_rows(
     names = ", ".join(connection.ops.quote_name(column) for column in columns)
     # Type names without their modifiers: psycopg knows "varchar", not "varchar(200)".
     types = [model._meta.get_field(column).db_type(connection).split("(")[0] for column in columns]
-    with cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as stream:
+    # COPY goes through psycopg itself, not Django's cursor wrapper: without this its
+    # errors (a lost session among them) would not be Django's database errors.
+    with (
+        connection.wrap_database_errors,
+        cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as stream,
+    ):
         stream.set_types(types)
         for row in rows:
             stream.write_row([row[column] for column in columns])

@@ -31,10 +31,11 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.dateparse import parse_datetime
 
 from orders_read.engine.projection import SQL, AnyEvent, Row
+from orders_write import event_log
 from orders_write.event_log import LogPosition
 from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
-from orders_write.models import Event, OrderStatus
 from orders_write.money import format_cents
+from orders_write.statuses import OrderStatus
 
 # JSON number → bigint, NULL for any other JSON type (which NOT NULL then refuses).
 _INTEGER_SQL = "CASE WHEN jsonb_typeof({json}) = 'number' THEN ({text})::bigint END"
@@ -190,7 +191,7 @@ def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> S
         columns=", ".join(quote(name) for name in values),
         values=",\n    ".join(values.values()),
         payload=payload,
-        events=quote(Event._meta.db_table),
+        events=quote(event_log.TABLE),
         status_types=", ".join(f"%(type_{number})s" for number in range(len(STATUS_AFTER))),
     )
     return sql, params

@@ -35,6 +35,9 @@ class OrderSummaryProjection(Projection):
     name = "order_summary"
     models = (OrderSummary,)
     event_types = EVENT_TYPES
+    # Its one write is a single upsert guarded by each row's version: a transaction
+    # around the inline path's read and write would add two round trips, and nothing.
+    atomic_inline = False
 
     def apply(self, events: Sequence[AnyEvent], tables: Tables = LIVE) -> int:
         """Apply events (in log order) to their rows in the database; returns rows written."""

@@ -21,7 +21,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from config.api import MAX_ERROR_MESSAGES, MAX_ERROR_TEXT
+from common.api import MAX_ERROR_MESSAGES, MAX_ERROR_TEXT
 from orders_read.models import OrderSummary
 from orders_write.models import Event, IdempotencyKey, Order, OrderItem
 from orders_write.rules import MAX_LINES_PER_ORDER, MAX_QUANTITY_PER_LINE
@@ -798,7 +798,7 @@ def test_bad_input_is_a_4xx_in_the_envelope_and_writes_nothing(api_client, ctx, 
     assert envelope["code"] == bad.code
     assert isinstance(envelope["error"], str) and envelope["error"]
     assert set(envelope) <= {"success", "error", "code", "details"}
-    # Small whatever the input's size: details are capped (config.api).
+    # Small whatever the input's size: details are capped (common.api).
     assert len(response.content) <= MAX_ERROR_BODY_BYTES
     assert counts() == before
     stored = IdempotencyKey.objects.count() - keys_before

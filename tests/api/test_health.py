@@ -2,10 +2,13 @@
 
 import pytest
 from django.db import OperationalError, connection
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from config.views import HEALTH_DETAILS_PERMISSION
+from common import health
+from common.health import HEALTH_DETAILS_PERMISSION
 from orders_write.models import Event
 from tests.factories import UserFactory
 
@@ -77,3 +80,19 @@ def test_a_lost_database_is_a_503_for_every_caller(monitor, caller, monkeypatch)
     response = client.get("/health")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "database": "error"}
+
+
+def test_an_app_adds_a_detail_by_registering_it_the_view_names_no_app(monitor, monkeypatch):
+    """``common.health.register``: the detail is in the 200 and in its schema."""
+    detail = health.HealthDetail(
+        "answer", field=lambda: serializers.IntegerField(required=False), read=lambda: 42
+    )
+    monkeypatch.setattr(health, "_details", dict(health._details))  # undone after the test
+    health.register(detail)
+
+    body = token_client(monitor).get("/health").json()
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+
+    assert (body["answer"], "projections" in body) == (42, True)
+    properties = schema["components"]["schemas"]["Health"]["properties"]
+    assert list(properties) == ["status", "database", "projections", "answer"]

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from config.request_id import MAX_REQUEST_ID_LENGTH, RequestIdFilter
+from common.request_id import MAX_REQUEST_ID_LENGTH, RequestIdFilter
 from orders_write.models import Event
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ migrations); the fixture creates their tables and registers it for one test.
 """
 
 import io
+import sys
 import threading
-import time
 from collections import Counter
 
 import pytest
@@ -16,11 +16,13 @@ from django.core.management import call_command
 from django.db import connection, connections, models, router, transaction
 from django.test import TestCase, override_settings
 
+from orders_read.engine import rebuild as rebuild_module
 from orders_read.engine import registry
 from orders_read.engine.catchup import catch_up, get_checkpoint
 from orders_read.engine.inline import apply_events
 from orders_read.engine.ledger import AppliedEvents, claim
 from orders_read.engine.projection import LIVE, Projection
+from orders_read.engine.rebuild import rebuild
 from orders_read.models import DeadLetter, OrderSummary, ProjectionCheckpoint
 from orders_write import event_log
 from orders_write.bus import dispatch
@@ -30,6 +32,7 @@ from orders_write.models import Event, Order
 from tests.conftest import postgres_only
 from tests.factories import PaymentMethodFactory
 from tests.read_model import summary_rows
+from tests.threads import InThread, wait_until
 
 # Real commits: catch-up waits for open writers on PostgreSQL; the rebuild swaps tables.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,23 +69,23 @@ class OrdersPerCustomer(Projection):
         self.poisoned = set()  # streams it cannot apply, as a bug would
 
     def apply(self, events, tables=LIVE):
+        # The engine runs this in a transaction: the claim and the counts commit together.
         table = tables[CustomerOrders]
         database = connections[router.db_for_write(table)]
-        with transaction.atomic(using=database.alias):
-            placed = Counter()
-            for event in claim(tables[CustomerOrdersApplied], events):
-                if event.stream_id in self.poisoned:
-                    raise ValueError(f"cannot count {event.stream_id}")
-                placed[event.data["customer_id"]] += 1
-            name = database.ops.quote_name(table._meta.db_table)
-            with database.cursor() as cursor:
-                for customer_id in sorted(placed):
-                    cursor.execute(
-                        f"INSERT INTO {name} (customer_id, orders) VALUES (%s, %s) "
-                        f"ON CONFLICT (customer_id) DO UPDATE "
-                        f"SET orders = {name}.orders + EXCLUDED.orders",
-                        [customer_id, placed[customer_id]],
-                    )
+        placed = Counter()
+        for event in claim(tables[CustomerOrdersApplied], events):
+            if event.stream_id in self.poisoned:
+                raise ValueError(f"cannot count {event.stream_id}")
+            placed[event.data["customer_id"]] += 1
+        name = database.ops.quote_name(table._meta.db_table)
+        with database.cursor() as cursor:
+            for customer_id in sorted(placed):
+                cursor.execute(
+                    f"INSERT INTO {name} (customer_id, orders) VALUES (%s, %s) "
+                    f"ON CONFLICT (customer_id) DO UPDATE "
+                    f"SET orders = {name}.orders + EXCLUDED.orders",
+                    [customer_id, placed[customer_id]],
+                )
         return len(placed)
 
 
@@ -146,6 +149,24 @@ def test_inline_path_and_replays_count_each_order_once(orders_per_customer, plac
     result = catch_up(orders_per_customer)
 
     assert result.events == Event.objects.count()
+    assert counts() == expected_counts()
+
+
+def test_an_inline_apply_that_fails_leaves_nothing_claimed(
+    orders_per_customer, place_for_customers
+):
+    """The engine runs the inline apply in a transaction: a failure after the claim
+    rolls the claim back too, so catch-up still counts the event."""
+    place_for_customers(1, project=False)
+    events = list(event_log.records(Event.objects.order_by("position")))
+    orders_per_customer.poisoned.add(events[-1].stream_id)
+
+    with pytest.raises(ValueError, match="cannot count"):
+        apply_events(events)
+    assert not CustomerOrdersApplied.objects.exists()
+
+    orders_per_customer.poisoned.clear()
+    catch_up(orders_per_customer)
     assert counts() == expected_counts()
 
 
@@ -216,52 +237,92 @@ def test_a_poison_event_is_dead_lettered_then_retried(
     assert counts() == expected_counts()
 
 
+def waiting_for_a_lock(table=None):
+    """How many other sessions wait for a lock (on ``table``, if given)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted"
+            + (" AND relation = %s::regclass" if table else ""),
+            [table] if table else [],
+        )
+        return cursor.fetchone()[0]
+
+
 @postgres_only("two transactions claiming the same events at once")
 def test_concurrent_appliers_count_each_event_once(orders_per_customer, place_for_customers):
     place_for_customers(2, project=False)
     events = list(event_log.records(Event.objects.order_by("position")))
     first_applied, release = threading.Event(), threading.Event()
-    written = []
 
     def first():
-        try:
-            with transaction.atomic():
-                written.append(orders_per_customer.apply(events))
-                first_applied.set()
-                release.wait(timeout=30)  # commit only once the second one waits on it
-        finally:
-            connection.close()
+        with transaction.atomic():
+            written = orders_per_customer.apply(events)
+            first_applied.set()
+            release.wait(timeout=30)  # commit only once the second one waits on it
+        return written
 
     def second():
-        try:
-            written.append(orders_per_customer.apply(events))
-        finally:
-            connection.close()
+        with transaction.atomic():
+            return orders_per_customer.apply(events)
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    threads[0].start()
+    first_thread, second_thread = InThread(first), InThread(second)
+    first_thread.start()
     assert first_applied.wait(timeout=30)
-    threads[1].start()
+    second_thread.start()
     try:
-        _wait_for_a_lock_wait()
+        wait_until(lambda: waiting_for_a_lock() >= 1)
     finally:
         release.set()
-        for thread in threads:
-            thread.join(timeout=30)
 
-    assert written == [3, 0]
+    assert (first_thread.outcome(), second_thread.outcome()) == (3, 0)
     assert counts() == expected_counts()
 
 
-def _wait_for_a_lock_wait(timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-            if cursor.fetchone()[0]:
-                return
-        time.sleep(0.01)
-    raise AssertionError("the second applier never waited on the first")
+@postgres_only("table locks between a rebuild and an inline write")
+def test_a_rebuild_never_deadlocks_with_an_inline_write_in_flight(
+    orders_per_customer, place_for_customers, monkeypatch
+):
+    """The inline write holds the ledger when the swap begins: the swap waits for it.
+
+    The swap locks the tables in the order the projection's writes take them (the
+    ledger first), so the write finishes and the swap follows, never each waiting for
+    the other.
+    """
+    place_for_customers(1)
+    place_for_customers(1, project=False)
+    last = list(event_log.records(Event.objects.order_by("-position")[:1]))
+    ledger = CustomerOrdersApplied._meta.db_table
+    real_claim = claim
+    inline = InThread(lambda: apply_events(last))
+
+    def claim_then_let_the_swap_queue(table, events):
+        fresh = real_claim(table, events)
+        if threading.current_thread() is inline:
+            # Holding the ledger, the write goes on only once the swap waits for it.
+            wait_until(lambda: waiting_for_a_lock(ledger) >= 1)
+        return fresh
+
+    monkeypatch.setattr(sys.modules[__name__], "claim", claim_then_let_the_swap_queue)
+    real_hold_off = rebuild_module._hold_off_inline_writes
+
+    def hold_off_during_an_inline_write(connection_, tables):
+        inline.start()
+        wait_until(lambda: _ledger_held_by_another_session(ledger))
+        real_hold_off(connection_, tables)
+
+    monkeypatch.setattr(rebuild_module, "_hold_off_inline_writes", hold_off_during_an_inline_write)
+
+    rebuild(orders_per_customer)
+
+    assert inline.outcome() == 2  # its order's summary and its customer's count
+    assert counts() == expected_counts()
+
+
+def _ledger_held_by_another_session(table):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE granted AND mode = 'RowExclusiveLock' "
+            "AND relation = %s::regclass AND pid <> pg_backend_pid()",
+            [table],
+        )
+        return cursor.fetchone()[0] >= 1

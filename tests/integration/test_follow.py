@@ -17,7 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from orders_read.engine import registry
+from orders_read.engine import registry, upsert
 from orders_read.engine.catchup import catch_up, get_checkpoint, record_dead_letter
 from orders_read.engine.follower import Follower
 from orders_read.engine.status import projection_status
@@ -26,7 +26,7 @@ from orders_read.order_summary.projection import order_summary
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, OrderLine, PlaceOrder
 from orders_write.models import Event
-from tests.conftest import postgres_only
+from tests.conftest import database_url_for_subprocess, postgres_only
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -233,18 +233,9 @@ def test_concurrent_placing_with_a_follower_ends_with_zero_drift(
 def test_follow_command_stops_cleanly_on_sigterm(place, settings):
     """The real command in its own process: woken by new events, stopped by SIGTERM."""
     settings.ORDERS_INLINE_PROJECTION = False
-    params = connection.settings_dict
-    if connection.vendor == "postgresql":
-        database_url = (
-            f"postgres://{params['USER']}:{params['PASSWORD'] or ''}@{params['HOST']}:"
-            f"{params['PORT']}/{params['NAME']}"
-        )
-        # With a 30 s poll interval, only the NOTIFY can wake it in time.
-        poll_interval = "30"
-    else:
-        database_url = f"sqlite:///{params['NAME']}"
-        poll_interval = "0.1"
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+    # On PostgreSQL, with a 30 s poll interval, only the NOTIFY can wake it in time.
+    poll_interval = "30" if connection.vendor == "postgresql" else "0.1"
+    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -495,3 +486,32 @@ def test_the_follower_recovers_from_a_server_restart(place, settings):
         )
     finally:
         stop(follower, thread)
+
+
+@postgres_only("a backend terminated in the middle of a COPY")
+def test_a_batch_written_by_copy_and_cut_off_by_a_lost_session_is_applied_again(
+    place, settings, monkeypatch
+):
+    """Big batches (500+ rows) go through COPY, which psycopg runs outside Django's wrapper."""
+    settings.ORDERS_INLINE_PROJECTION = False
+    orders = [place() for _ in range(3)]
+    monkeypatch.setattr(upsert, "COPY_THRESHOLD", 2)  # as a batch of 500 orders would
+    real_copy_rows = upsert.copy_rows
+    copies = []
+
+    def copy_rows_losing_the_first_session(cursor, *args, **kwargs):
+        copies.append(cursor.db.connection.info.backend_pid)
+        if len(copies) == 1:
+            terminate(copies[0])
+        return real_copy_rows(cursor, *args, **kwargs)
+
+    monkeypatch.setattr(upsert, "copy_rows", copy_rows_losing_the_first_session)
+    passes = Passes()
+    follower, thread = start_follower(on_pass=passes)
+    try:
+        assert passes.wait_for(lambda: passes.results, thread), "the follower died"
+    finally:
+        stop(follower, thread)
+    assert len(copies) == 2 and copies[0] != copies[1]
+    assert set(OrderSummary.objects.values_list("order_id", flat=True)) == {o.id for o in orders}
+    assert not DeadLetter.objects.exists()

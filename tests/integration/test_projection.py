@@ -26,7 +26,7 @@ def test_placed_order_is_projected_after_commit(
     assert summary.customer_id == customer.pk
     assert (summary.customer_name, summary.customer_email) == (customer.name, customer.email)
     assert summary.status == OrderStatus.PENDING
-    assert summary.item_count == 2  # order lines, as in the seed
+    assert summary.item_count == 2  # order lines, not units
     assert summary.total_cents == order.total_cents == 3 * 1_999 + 50_000
     assert summary.formatted_total == "$559.97"
     assert summary.placed_at == order.placed_at

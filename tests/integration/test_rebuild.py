@@ -11,6 +11,7 @@ from orders_read.engine import rebuild as rebuild_module
 from orders_read.engine.catchup import get_checkpoint
 from orders_read.engine.rebuild import rebuild
 from orders_read.models import DeadLetter, OrderSummary
+from orders_read.order_summary import fold
 from orders_read.order_summary import projection as summary_projection
 from orders_read.order_summary.projection import order_summary
 from orders_write import event_log
@@ -192,11 +193,15 @@ def test_an_event_the_set_based_fold_cannot_read_falls_back_to_python(place, act
 
 
 @pytest.fixture
-def display_order_reversed():
-    """``DASHBOARD_FIELDS`` in the opposite order, as if reordered for display."""
+def display_order_reversed(monkeypatch):
+    """Every list of the columns in the opposite order: ``DASHBOARD_FIELDS`` (as if
+    reordered for display) and the fold's own (its payload columns, the columns the
+    projection writes)."""
     fields = models.DASHBOARD_FIELDS
     shown = list(fields)
     fields.reverse()  # in place: every module holding the list sees the new order
+    monkeypatch.setattr(fold, "FROM_PAYLOAD", fold.FROM_PAYLOAD[::-1])
+    monkeypatch.setattr(summary_projection, "COLUMNS", fold.COLUMNS[::-1])
     yield
     fields[:] = shown
 

@@ -27,7 +27,7 @@ from orders_write import event_log
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, CancelOrder
 from orders_write.models import Event, OrderStatus
-from tests.conftest import postgres_only
+from tests.conftest import database_url_for_subprocess, postgres_only
 from tests.read_model import summary_rows, varied_history
 from tests.threads import InThread, wait_until
 
@@ -107,6 +107,50 @@ def test_what_the_inline_path_wrote_during_a_rebuild_is_in_the_new_table(place, 
     assert get_checkpoint("order_summary") == event_log.position_of(
         Event.objects.order_by("transaction_id", "position").last()
     )
+
+
+@postgres_only("an open transaction holds the horizon back (SQLite serializes writers)")
+def test_events_behind_an_open_transaction_are_applied_before_the_swap_locks(
+    place, actor, monkeypatch
+):
+    """While the tables are locked (dashboard reads wait), only what committed since
+    the rebuild last looked is applied, not the whole backlog behind an open writer."""
+    orders = varied_history(place, actor, count=3)
+    writer = OpenTransaction(ApproveOrder(order_id=orders[0].id), actor)
+    real_fold = rebuild_module._fold_in_sql
+
+    def fold_then_commit_behind_the_open_writer(*args, **kwargs):
+        folded = real_fold(*args, **kwargs)
+        for _ in range(5):
+            place(1)
+        return folded
+
+    locked, applied_under_lock = [], []
+    real_hold_off, real_apply_batch = (
+        rebuild_module._hold_off_inline_writes,
+        rebuild_module.apply_batch,
+    )
+
+    def hold_off(*args):
+        real_hold_off(*args)
+        locked.append(True)
+
+    def apply_batch(projection, events, *args):
+        if locked:
+            applied_under_lock.extend(events)
+        return real_apply_batch(projection, events, *args)
+
+    monkeypatch.setattr(rebuild_module, "_fold_in_sql", fold_then_commit_behind_the_open_writer)
+    monkeypatch.setattr(rebuild_module, "_hold_off_inline_writes", hold_off)
+    monkeypatch.setattr(rebuild_module, "apply_batch", apply_batch)
+    try:
+        rebuild(order_summary)
+    finally:
+        writer.commit()
+
+    assert locked
+    assert applied_under_lock == []
+    assert drift() == []
 
 
 def waiting_for(table: str) -> int:
@@ -222,16 +266,6 @@ with rebuild_lock(connection, "order_summary"):
 """
 
 
-def child_database_url() -> str:
-    params = connection.settings_dict
-    if connection.vendor == "postgresql":
-        return (
-            f"postgres://{params['USER']}:{params['PASSWORD'] or ''}@{params['HOST']}:"
-            f"{params['PORT']}/{params['NAME']}"
-        )
-    return f"sqlite:///{params['NAME']}"
-
-
 def rebuild_locks_held() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -246,7 +280,7 @@ def test_the_lock_of_a_killed_rebuild_dies_with_it(place, actor):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": child_database_url(),
+        "DATABASE_URL": database_url_for_subprocess(),
     }
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_THE_LOCK],

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from config.api import error_body
+from common.api import error_body
 from tests.conftest import database_url_for_subprocess
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,6 +5,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orders_read.engine import registry
+from orders_read.engine.catchup import DEFAULT_BATCH_SIZE
 from orders_read.engine.rebuild import rebuild
 from orders_read.engine.rebuild_lock import RebuildInProgress
 
@@ -27,8 +28,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch-size",
             type=int,
-            default=5000,
-            help="Events read and rows written per round trip (default 5000).",
+            default=DEFAULT_BATCH_SIZE,
+            help=f"Events read and rows written per round trip (default {DEFAULT_BATCH_SIZE}).",
         )
 
     def handle(self, *args: object, **options: object) -> None:

@@ -13,8 +13,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from config.api import MAX_ERROR_MESSAGES
-from config.request_id import MAX_REQUEST_ID_LENGTH, REQUEST_ID_HEADER
+from common.api import MAX_ERROR_MESSAGES
+from common.request_id import MAX_REQUEST_ID_LENGTH, REQUEST_ID_HEADER
 
 
 def error_response(name: str, codes: Sequence[str], description: str) -> OpenApiResponse:

@@ -1,10 +1,25 @@
-"""Project-level views: health and JSON error pages."""
+"""``/health``: the status for load balancers, details for the callers allowed them.
+
+The view checks the database itself; what else the 200 says comes from the apps
+(the read side: each projection's lag), which this package may not import. An app
+registers each detail once, in its ``AppConfig.ready()``, as Django's signals and
+django-health-check's plugins are connected: ``health.register(HealthDetail(...))``
+with the detail's key, its schema and how to read it. The view and its OpenAPI
+schema then list every registered detail, and adding one touches neither.
+
+Who may read the details is the setting ``HEALTH_DETAILS_PERMISSION``: the status of
+the read model tells how busy the business is.
+"""
+
+from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.conf import settings
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -12,39 +27,37 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import error_body
-from config.openapi import (
+from common.openapi import (
     BAD_CREDENTIALS,
     REQUEST_ID_REQUEST_HEADER,
     REQUEST_ID_RESPONSE_HEADER,
 )
-from orders_read.engine.status import LAG_COUNT_LIMIT, all_statuses
 
 logger = logging.getLogger(__name__)
 
-
-class CheckpointSerializer(serializers.Serializer):
-    transaction_id = serializers.IntegerField()
-    position = serializers.IntegerField()
+HEALTH_DETAILS_PERMISSION: str = settings.HEALTH_DETAILS_PERMISSION
 
 
-class ProjectionLagSerializer(serializers.Serializer):
-    checkpoint = CheckpointSerializer()
-    head_position = serializers.IntegerField()
-    lag_events = serializers.IntegerField(
-        help_text=f"Events committed after the checkpoint, counted up to {LAG_COUNT_LIMIT:,}."
-    )
-    lag_events_capped = serializers.BooleanField(
-        help_text="True when more events than lag_events are behind (the count stopped)."
-    )
-    lag_seconds = serializers.FloatField()
-    dead_letters = serializers.IntegerField()
+@dataclass(frozen=True)
+class HealthDetail:
+    """One key of the 200's details: its schema and how to read its value.
+
+    ``read`` may query the database; a ``DatabaseError`` it raises makes the answer
+    the 503, like the view's own check.
+    """
+
+    name: str
+    # A new field each call (a serializer field belongs to one serializer).
+    field: Callable[[], serializers.Field]
+    read: Callable[[], Any]
 
 
-# Who may read the health details: whoever may read the read model may see how fresh it
-# is. A load balancer asks anonymously and gets the status alone: the event count and
-# the projections' lag say how busy the business is.
-HEALTH_DETAILS_PERMISSION = "orders_read.view_ordersummary"
+_details: dict[str, HealthDetail] = {}
+
+
+def register(detail: HealthDetail) -> None:
+    """Add ``detail`` to the 200's details (again under the same name: replaced)."""
+    _details[detail.name] = detail
 
 
 class HealthSerializer(serializers.Serializer):
@@ -54,12 +67,13 @@ class HealthSerializer(serializers.Serializer):
     database = serializers.ChoiceField(
         choices=["ok", "error"], required=False, help_text=f"With `{HEALTH_DETAILS_PERMISSION}`."
     )
-    projections = serializers.DictField(
-        child=ProjectionLagSerializer(),
-        required=False,
-        help_text=f"With `{HEALTH_DETAILS_PERMISSION}`: each projection's catch-up lag "
-        "behind the event log.",
-    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # The registered details, read when the schema is made (after every ``ready()``).
+        fields = super().get_fields()
+        for detail in _details.values():
+            fields[detail.name] = detail.field()
+        return fields
 
 
 class UnavailableSerializer(serializers.Serializer):
@@ -107,23 +121,8 @@ class HealthView(APIView):
                 cursor.fetchone()
             if not request.user.has_perm(HEALTH_DETAILS_PERMISSION):
                 return Response({"status": "ok"})
-            projections = {status.name: status.as_dict() for status in all_statuses()}
+            details = {name: detail.read() for name, detail in _details.items()}
         except DatabaseError:
             logger.exception("Health check: database unavailable")
             return Response({"status": "unavailable", "database": "error"}, status=503)
-        return Response({"status": "ok", "database": "ok", "projections": projections})
-
-
-def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    """Django's 400s outside DRF (a bad Host header, an oversized form) in the envelope."""
-    if isinstance(exception, RequestDataTooBig):
-        return JsonResponse(error_body("REQUEST_TOO_LARGE", "Request body too large."), status=413)
-    return JsonResponse(error_body("BAD_REQUEST", "Bad request"), status=400)
-
-
-def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body("NOT_FOUND", "Not found"), status=404)
-
-
-def server_error(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(error_body("SERVER_ERROR", "Internal server error"), status=500)
+        return Response({"status": "ok", "database": "ok", **details})

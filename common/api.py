@@ -1,4 +1,4 @@
-"""What every API endpoint shares: the error envelope, permissions, the actor."""
+"""What every API endpoint shares: the error envelope, the exception handler, permissions."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
-
-from orders_write.commands import Actor
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -128,16 +126,3 @@ def has_perm(perm: str) -> type[BasePermission]:
 
     HasPerm.__name__ = f"HasPerm[{perm}]"
     return HasPerm
-
-
-def actor_for(request: Request, *, idempotency_key: str | None = None) -> Actor:
-    """The authenticated user as the command's actor; never a field of the body.
-
-    ``request.request_id`` is set by ``config.request_id.RequestIdMiddleware`` on the
-    ``HttpRequest``; DRF's ``Request`` proxies the attribute.
-    """
-    return Actor.from_user(
-        request.user,
-        request_id=getattr(request, "request_id", ""),
-        idempotency_key=idempotency_key,
-    )

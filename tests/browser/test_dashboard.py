@@ -19,7 +19,7 @@ from rest_framework.authtoken.models import Token
 from orders_read.models import OrderSummary
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, CancelOrder
-from tests.admin.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.browser.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD
 from tests.conftest import ALL_ORDER_PERMISSIONS
 from tests.factories import UserFactory
 

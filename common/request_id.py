@@ -3,8 +3,8 @@
 The middleware takes the client's ``X-Request-ID`` when it is sane (bounded length,
 safe characters; a proxy or a client's own tracing id), otherwise makes one. It sets
 ``request.request_id`` (DRF's ``Request`` proxies attributes to the ``HttpRequest``,
-so ``config.api.actor_for`` reads it into the command's actor and from there into
-the event metadata) and a context variable that ``RequestIdFilter`` adds to every log
+so the command views read it into the command's actor and from there into the
+event metadata) and a context variable that ``RequestIdFilter`` adds to every log
 record emitted while the request runs, including the on-commit projection's.
 
 The access line holds what the client sent (the method and the decoded path), so a
@@ -31,11 +31,6 @@ _SANE_REQUEST_ID = re.compile(rf"[A-Za-z0-9._:@+=/-]{{1,{MAX_REQUEST_ID_LENGTH}}
 _current_request_id: ContextVar[str] = ContextVar("request_id", default="")
 
 access_logger = logging.getLogger("config.requests")
-
-
-def current_request_id() -> str:
-    """The id of the request being handled on this thread ("" outside a request)."""
-    return _current_request_id.get()
 
 
 def sane_request_id(value: str | None) -> str | None:

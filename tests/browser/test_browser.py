@@ -18,7 +18,7 @@ from rest_framework.authtoken.models import Token
 
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder
-from tests.admin.conftest import staff_user
+from tests.factories import UserFactory
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (it is in the dev extra)"
@@ -57,7 +57,11 @@ def scene(transactional_db, place, actor):
     second connection that nobody closes, and PostgreSQL then cannot drop the
     test database).
     """
-    clerk = staff_user("clerk-e2e", "orders_write.approve_order", "orders_read.view_ordersummary")
+    clerk = UserFactory(
+        username="clerk-e2e",
+        is_staff=True,
+        permissions=["orders_write.approve_order", "orders_read.view_ordersummary"],
+    )
     first, second, left_pending, already_approved = place(), place(), place(), place()
     assert dispatch(ApproveOrder(order_id=already_approved.pk), actor=actor).success
     return SimpleNamespace(
