@@ -9,11 +9,14 @@ After that, the browser and the API are the only ways in.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from types import SimpleNamespace
+from unittest import mock
 
 import pytest
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from orders_read.models import OrderSummary
@@ -48,9 +51,15 @@ def counts():
 
 @pytest.fixture
 def scene(transactional_db, place, actor, payment_method, products):
-    """30 orders (some high value; approved, cancelled, 8 pending), a clerk who may do
-    everything, a viewer who may only look, and the counts as the database has them."""
-    orders = [place(1) if n % 5 else place(0, 0, 1) for n in range(30)]
+    """30 orders over four weeks (some high value; approved, cancelled, 8 pending), a
+    clerk who may do everything, a viewer who may only look, and the counts as the
+    database has them."""
+    orders = []
+    now = timezone.now()
+    for n in range(30):  # over the last four weeks, so the chart has days to draw
+        at = now - datetime.timedelta(days=(n * 11) % 28, hours=n % 7)
+        with mock.patch("django.utils.timezone.now", return_value=at):
+            orders.append(place(n % 3 + 1) if n % 5 else place(0, 0, 1))
     for order in orders[:14]:
         dispatch(ApproveOrder(order_id=order.id), actor=actor)
     for order in orders[14:22]:
