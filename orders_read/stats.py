@@ -88,24 +88,27 @@ def utc_today() -> datetime.date:
     return timezone.now().astimezone(datetime.UTC).date()
 
 
-def figures(since: datetime.date | None = None, until: datetime.date | None = None) -> Figures:
-    """The sums over the days from ``since`` to ``until`` (inclusive; None: unbounded)."""
-    days = Q()
-    if since is not None:
-        days &= Q(day__gte=since)
-    if until is not None:
-        days &= Q(day__lte=until)
-    return Figures(**DailySales.objects.filter(days).aggregate(**_SUMS))
-
-
 def summary(today: datetime.date | None = None) -> dict[str, Figures]:
-    """Each window ending ``today`` (default: today in UTC), and ``all_time``."""
+    """Each window ending ``today`` (default: today in UTC), and ``all_time``.
+
+    One query: every window's sums side by side (``SUM … FILTER``), over the days' rows.
+    """
     today = today or utc_today()
     windows = {
-        name: figures(since=today - datetime.timedelta(days=length - 1), until=today)
+        name: Q(day__gte=today - datetime.timedelta(days=length - 1), day__lte=today)
         for name, length in WINDOWS.items()
     }
-    return {**windows, "all_time": figures()}
+    windows["all_time"] = Q()
+    sums = {
+        f"{window}__{column}": Sum(column, filter=days or None, default=0)
+        for window, days in windows.items()
+        for column in _SUMS
+    }
+    row = DailySales.objects.aggregate(**sums)
+    return {
+        window: Figures(**{column: row[f"{window}__{column}"] for column in _SUMS})
+        for window in windows
+    }
 
 
 def daily(since: datetime.date, until: datetime.date) -> list[tuple[datetime.date, Figures]]:
