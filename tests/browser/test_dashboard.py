@@ -125,12 +125,13 @@ def test_a_clerk_works_the_queue_and_the_page_follows(scene, live_server, playwr
         expect(page.get_by_test_id(f"count-{status}")).to_have_text(f"{count:,}")
 
     # The chart has drawn today's orders.
-    drawn = page.evaluate(
+    drawn = page.wait_for_function(
         """() => {
-            const chart = Chart.getChart(document.querySelector('[data-testid="daily-chart"]'));
-            return chart.data.datasets[0].data.reduce((sum, n) => sum + n, 0);
+            const chart = window.Chart
+                && Chart.getChart(document.querySelector('[data-testid="daily-chart"]'));
+            return chart && chart.data.datasets[0].data.reduce((sum, n) => sum + n, 0);
         }"""
-    )
+    ).json_value()
     assert drawn == scene.total
 
     # Approve from the queue: the row shows it as soon as the command answers.
