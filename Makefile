@@ -20,10 +20,11 @@ run: install
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Production server: gunicorn, DEBUG off. Needs SECRET_KEY (and DATABASE_URL) in the environment.
-# Threads, so a read that waits for the projection (min_version) does not hold a worker.
+# Threads, so a read that waits for the projection (min_version) does not hold a worker;
+# config/gunicorn.py adds the metrics up across workers.
 WORKERS ?= 3
 THREADS ?= 4
-GUNICORN = $(BIN)/gunicorn config.wsgi --workers $(WORKERS) --worker-class gthread --threads $(THREADS)
+GUNICORN = $(BIN)/gunicorn config.wsgi --config config/gunicorn.py --workers $(WORKERS) --worker-class gthread --threads $(THREADS)
 serve: install
 	@test -n "$$SECRET_KEY" || { echo "Set SECRET_KEY to serve with DEBUG off"; exit 1; }
 	$(BIN)/python manage.py migrate --no-input

@@ -9,7 +9,9 @@ record emitted while the request runs, including the on-commit projection's.
 
 The access line holds what the client sent (the method and the decoded path), so a
 ``%0d%0a`` in a path would end the line and start an invented one, with any request
-id. ``loggable`` escapes such values into a single token.
+id. ``loggable`` escapes such values into a single token. The line's record also
+carries them as fields, with the user, the duration and what the request's code
+noted (``common.log_context``: the command and its outcome), for ``LOG_FORMAT=json``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from collections.abc import Callable
 from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject, empty
+
+from common import log_context
 
 REQUEST_ID_HEADER = "X-Request-ID"
 MAX_REQUEST_ID_LENGTH = 128
@@ -67,19 +72,46 @@ class RequestIdMiddleware:
         token = _current_request_id.set(request_id)
         started = time.monotonic()
         try:
-            response = self.get_response(request)
+            with log_context.collecting() as noted:
+                response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request_id
-            # The path without the query string: filters can carry personal data.
+            duration_ms = (time.monotonic() - started) * 1000
+            # The path without the query string: filters can carry personal data. The
+            # same values go on the record as fields, for a JSON log line (whose
+            # encoding escapes them).
             access_logger.info(
                 "%s %s %s %.0fms",
                 loggable(request.method or ""),
                 loggable(request.path),
                 response.status_code,
-                (time.monotonic() - started) * 1000,
+                duration_ms,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(duration_ms, 1),
+                    "user": _username(request),
+                    **noted,
+                },
             )
             return response
         finally:
             _current_request_id.reset(token)
+
+
+def _username(request: HttpRequest) -> str:
+    """Who made the request, if authentication has already said ("" otherwise).
+
+    Never authenticates here: a session or token lookup is a query, and during an
+    outage ``/health`` must still answer its 503. DRF sets the user it authenticated
+    on the request; Django's middleware sets a lazy one, read only if already loaded.
+    """
+    user = request.__dict__.get("user")
+    if isinstance(user, SimpleLazyObject):
+        user = None if user._wrapped is empty else user._wrapped
+    if user is None or not user.is_authenticated:
+        return ""
+    return user.get_username()
 
 
 class RequestIdFilter(logging.Filter):

@@ -20,13 +20,19 @@ Environment variables:
   the same key before answering 409 (5000).
 - ``ORDERS_MAX_WAITING_READS``: reads per process that may wait for the read model at
   once (2); past that a read answers at once, marked stale.
+- ``LOG_FORMAT``: ``plain`` (default, for people) or ``json`` (one object per line).
+- ``METRICS_BEARER_TOKEN``, ``METRICS_ALLOWED_IPS``: who may scrape ``/metrics`` (a
+  token, or comma-separated addresses and networks); neither: loopback with ``DEBUG``,
+  nobody without.
 """
 
 import datetime
+import ipaddress
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -94,7 +100,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: every response, even one another middleware makes, carries the request id.
+    # First and last: HTTP requests counted and timed (Prometheus), whatever answers them.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Every response, even one another middleware makes, carries the request id.
     "common.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (STATIC_ROOT, from collectstatic) before anything else touches the request.
@@ -105,6 +113,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -237,6 +246,21 @@ ORDERS_IDEMPOTENCY_WAIT_MS = int(os.environ.get("ORDERS_IDEMPOTENCY_WAIT_MS", 50
 # once; each holds a server thread. Past that, a read answers at once, marked stale.
 ORDERS_MAX_WAITING_READS = int(os.environ.get("ORDERS_MAX_WAITING_READS", 2))
 
+# Who may scrape /metrics (common/metrics.py): a bearer token, or addresses and networks
+# (the peer's address: behind a proxy, use the token). Neither: loopback with DEBUG on,
+# nobody with it off.
+METRICS_BEARER_TOKEN = os.environ.get("METRICS_BEARER_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", default="")
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {error}") from None
+
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -245,11 +269,18 @@ LOGGING = {
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        # The same fields, then every field of the record (the access line's user,
+        # command, outcome, duration...), as one JSON object per line.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         },
     },

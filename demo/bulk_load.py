@@ -58,7 +58,16 @@ ORDER_COLUMNS = [
     "cancel_reason",
 ]
 ITEM_COLUMNS = ["order_id", "product_id", "quantity", "unit_price_cents"]
-EVENT_COLUMNS = ["event_id", "stream_id", "version", "type", "data", "metadata", "occurred_at"]
+EVENT_COLUMNS = [
+    "event_id",
+    "stream_id",
+    "version",
+    "type",
+    "schema_version",
+    "data",
+    "metadata",
+    "occurred_at",
+]
 ACTOR = Actor(username="seed_demo")
 ORDERS_PER_CUSTOMER = 100
 # Writer threads on PostgreSQL: the server indexes two batches while Python makes more.
@@ -263,6 +272,7 @@ def _generate(
                 order_id,
                 version,
                 event.type,
+                event.schema_version,
                 _json(payload(event)),
                 metadata,
                 occurred_at,

@@ -22,10 +22,11 @@ class ProjectionLagSerializer(serializers.Serializer):
     checkpoint = CheckpointSerializer()
     head_position = serializers.IntegerField()
     lag_events = serializers.IntegerField(
-        help_text=f"Events committed after the checkpoint, counted up to {LAG_COUNT_LIMIT:,}."
+        help_text="Committed events the projection does not reflect yet, among the first "
+        f"{LAG_COUNT_LIMIT:,} after the checkpoint."
     )
     lag_events_capped = serializers.BooleanField(
-        help_text="True when more events than lag_events are behind (the count stopped)."
+        help_text="True when more events follow the ones counted: the lag is at least lag_events."
     )
     lag_seconds = serializers.FloatField()
     dead_letters = serializers.IntegerField()

@@ -34,6 +34,7 @@ DASHBOARD_FIELDS = [
     "item_count",
     "total_cents",
     "formatted_total",
+    "currency",
     "placed_at",
     "last_updated",
     "is_high_value",
@@ -53,6 +54,8 @@ class OrderSummary(models.Model):
     item_count = models.PositiveIntegerField()
     total_cents = models.BigIntegerField()
     formatted_total = models.CharField(max_length=32)
+    # ISO 4217, from the order's placement (events before it had one: US dollars).
+    currency = models.CharField(max_length=3)
     placed_at = models.DateTimeField()
     last_updated = models.DateTimeField()
     # The version of the order's event stream this row reflects (idempotency).

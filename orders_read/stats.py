@@ -17,16 +17,13 @@ from django.utils import timezone
 
 from orders_read.daily_sales.projection import daily_sales
 from orders_read.engine.status import projection_status
-from orders_read.models import DailySales, DailySalesApplied
-from orders_write import event_log
+from orders_read.models import DailySales
 from orders_write.statuses import OrderStatus
 
 # The windows of the summary, in days ending today (UTC).
 WINDOWS = {"today": 1, "last_7_days": 7, "last_30_days": 30}
 # The longest range ``daily`` serves: a year, leap day included.
 MAX_DAILY_RANGE_DAYS = 366
-# How many of the newest events ``as_of`` looks for in the ledger.
-RECENT_EVENTS = 100
 _SUMS = {
     name: Sum(name, default=0)
     for name in (
@@ -123,29 +120,12 @@ def daily(since: datetime.date, until: datetime.date) -> list[tuple[datetime.dat
 
 
 def as_of(now: datetime.datetime | None = None) -> datetime.datetime:
-    """Up to when the figures are complete: ``now`` unless an event is still to count.
+    """Up to when the figures are complete: ``now``, unless an event is still to count.
 
-    The newest events in the log are looked up in the projection's ledger (the
-    inline path counts an event right after its COMMIT and moves no checkpoint, so
-    the checkpoint alone would call a current read model late). The figures are as
-    of the oldest of them not counted yet; when none of them is counted, the
-    follower is further behind and its checkpoint says how far.
+    The engine's lag of ``daily_sales`` (the age of the oldest committed event its
+    ledger does not hold yet), so a read model kept current by the inline path is
+    "now" whatever catch-up's checkpoint says.
     """
     now = now or timezone.now()
-    recent = list(
-        event_log.newest(daily_sales.event_types).values_list("event_id", "occurred_at")[
-            :RECENT_EVENTS
-        ]
-    )
-    counted = set(
-        DailySalesApplied.objects.filter(
-            event_id__in=[event_id for event_id, _ in recent]
-        ).values_list("event_id", flat=True)
-    )
-    missing = [occurred_at for event_id, occurred_at in recent if event_id not in counted]
-    if not missing:
-        return now
-    if len(missing) < len(recent):
-        return min(min(missing), now)
     lag = projection_status(daily_sales.name, now).lag_seconds
-    return min(now - datetime.timedelta(seconds=lag), min(missing))
+    return now - datetime.timedelta(seconds=lag)

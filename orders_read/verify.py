@@ -18,7 +18,7 @@ from django.db import transaction
 from orders_read.models import DASHBOARD_FIELDS, HIGH_VALUE_CENTS, OrderSummary
 from orders_read.order_summary.projection import order_summary
 from orders_write import event_log, selectors
-from orders_write.money import format_cents
+from orders_write.money import CURRENCY, format_cents
 
 # Every column the dashboard shows, generated ones included.
 COMPARED = [field for field in DASHBOARD_FIELDS if field != "order_id"]
@@ -49,6 +49,8 @@ def expected_row(order: dict[str, Any]) -> dict[str, Any]:
         "item_count": order["item_count"],
         "total_cents": order["total_cents"],
         "formatted_total": format_cents(order["total_cents"]),
+        # Every order is placed in the catalog's currency.
+        "currency": CURRENCY,
         "placed_at": order["placed_at"],
         "last_updated": order["updated_at"],
         "version": order["version"],
@@ -98,4 +100,4 @@ def repair(drift: Drift) -> None:
     """Drop the order's row and re-project it from its events."""
     with transaction.atomic():
         OrderSummary.objects.filter(order_id=drift.order_id).delete()
-        order_summary.apply(list(event_log.stream(drift.order_id)))
+        order_summary.apply(list(event_log.records(event_log.stream(drift.order_id))))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from common import log_context, tracing
 from orders_write.commands import SYSTEM, Actor, CommandResult
 from orders_write.errors import CommandRejected, ErrorCode
+from orders_write.metrics import COMMAND_DURATION, COMMANDS
 
 C = TypeVar("C")
 Handler = Callable[[Any, Actor], CommandResult]
@@ -31,8 +34,23 @@ def dispatch(command: object, *, actor: Actor = SYSTEM) -> CommandResult:
     """Run ``command`` through its handler.
 
     A rule rejection is raised inside the handler's transaction (which rolls back,
-    so a rejected command writes nothing) and returned here as a failed result.
+    so a rejected command writes nothing) and returned here as a failed result. Each
+    outcome is counted (``ok`` or the error code), each duration measured, and each
+    command traced in a span of its own when tracing is on.
     """
+    name = type(command).__name__
+    started = time.perf_counter()
+    with tracing.command_span(name) as span:
+        result = _run(command, actor)
+        outcome = "ok" if result.success else str(result.code)
+        tracing.set_outcome(span, outcome)
+    log_context.note(command=name, outcome=outcome)
+    COMMAND_DURATION.labels(name).observe(time.perf_counter() - started)
+    COMMANDS.labels(name, outcome).inc()
+    return result
+
+
+def _run(command: object, actor: Actor) -> CommandResult:
     handler = _handlers.get(type(command))
     if handler is None:
         return CommandResult.fail(ErrorCode.NO_HANDLER, f"No handler for {type(command).__name__}")

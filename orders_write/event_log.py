@@ -24,6 +24,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
 from orders_write.models import Event
+from orders_write.upcasting import decode
 
 # PostgreSQL channel notified (at COMMIT) whenever events are appended.
 NOTIFY_CHANNEL = "orders_events"
@@ -74,17 +75,25 @@ EventQuerySet = QuerySet[Event]
 
 
 def records(events: EventQuerySet, chunk_size: int | None = None) -> Iterator[EventRecord]:
-    """``events`` as ``EventRecord`` tuples, in the same order; streamed if ``chunk_size``."""
+    """``events`` as ``EventRecord`` tuples, in the same order; streamed if ``chunk_size``.
+
+    The one place the log's payloads are decoded: each comes out in its type's current
+    name and shape, whatever version it was written in (``upcasting.decode``).
+    """
     # The payload comes as text and is decoded by orjson: several times faster than
     # JSONField's json.loads, the biggest cost of reading the log after the database.
     fields = [name if name != "data" else "data_text" for name in EventRecord._fields]
-    rows = events.annotate(data_text=Cast("data", TextField())).values_list(*fields)
-    data_at = EventRecord._fields.index("data")
+    rows = events.annotate(data_text=Cast("data", TextField())).values_list(
+        *fields, "schema_version"
+    )
+    type_at, data_at = EventRecord._fields.index("type"), EventRecord._fields.index("data")
 
     def record(row: tuple[Any, ...]) -> EventRecord:
-        row = list(row)
-        row[data_at] = orjson.loads(row[data_at])
-        return EventRecord._make(row)
+        *values, schema_version = row
+        values[type_at], values[data_at] = decode(
+            values[type_at], schema_version, orjson.loads(values[data_at])
+        )
+        return EventRecord._make(values)
 
     return map(record, rows.iterator(chunk_size=chunk_size) if chunk_size else rows)
 
@@ -173,7 +182,7 @@ def up_to(end: LogPosition) -> QuerySet[Event]:
 
 
 def stream(stream_id: object) -> QuerySet[Event]:
-    """One order's events, in version order."""
+    """One order's events, in version order (read them through ``records`` to project)."""
     return Event.objects.filter(stream_id=stream_id).order_by("version")
 
 
@@ -182,9 +191,10 @@ def streams(stream_ids: Iterable[object], types: Iterable[str]) -> QuerySet[Even
     return Event.objects.filter(stream_id__in=list(stream_ids), type__in=list(types))
 
 
-def newest(types: Iterable[str]) -> QuerySet[Event]:
-    """The events of ``types``, the last appended first (slice it: the position index)."""
-    return Event.objects.filter(type__in=list(types)).order_by("-position")
+def metadata_of(events: Iterable[Event | EventRecord]) -> QuerySet[Event, dict[str, Any]]:
+    """The metadata of ``events`` (actor, trace context), read apart from their payloads."""
+    positions = [event.position for event in events]
+    return Event.objects.filter(position__in=positions).values_list("metadata", flat=True)
 
 
 def head() -> Event | None:

@@ -2,6 +2,8 @@
 
 Events carry everything a projection needs, so the read side never queries the
 write tables. Their ``data`` is plain JSON: identifiers and timestamps as strings.
+Each class says the ``schema_version`` its payload is written in today; older payloads
+are read in the current shape through ``upcasting.decode``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, Protocol
 from uuid import UUID
 
+from common import tracing
 from orders_write.commands import Actor
 from orders_write.models import Customer, Event
+from orders_write.money import CURRENCY
 from orders_write.signals import publish_after_commit
 
 
@@ -47,6 +51,8 @@ def order_total_cents(items: Iterable[PricedItem]) -> int:
 @dataclass(frozen=True)
 class OrderPlaced:
     type: ClassVar[str] = "OrderPlaced"
+    # 2: ``currency`` (version 1 had none: those orders were in US dollars).
+    schema_version: ClassVar[int] = 2
     order_id: str
     customer_id: int
     customer_name: str
@@ -55,6 +61,7 @@ class OrderPlaced:
     items: list[dict[str, int]]
     total_cents: int
     placed_at: str
+    currency: str
 
     @classmethod
     def create(
@@ -89,12 +96,14 @@ class OrderPlaced:
             ],
             total_cents=order_total_cents(items),
             placed_at=placed_at.isoformat(),
+            currency=CURRENCY,
         )
 
 
 @dataclass(frozen=True)
 class OrderApproved:
     type: ClassVar[str] = "OrderApproved"
+    schema_version: ClassVar[int] = 1
     order_id: str
     approved_by: str
     approved_at: str
@@ -103,6 +112,7 @@ class OrderApproved:
 @dataclass(frozen=True)
 class OrderCancelled:
     type: ClassVar[str] = "OrderCancelled"
+    schema_version: ClassVar[int] = 1
     order_id: str
     reason: str
     cancelled_by: str
@@ -140,11 +150,15 @@ def append_events(
     the stream. The committed events are published to the read side after COMMIT.
     """
     metadata: dict[str, Any] = actor.as_metadata()
+    if context := tracing.trace_context():
+        # The command's span: projections link their work to it.
+        metadata[tracing.TRACE_CONTEXT_KEY] = context
     rows = [
         Event(
             stream_id=stream_id,
             version=expected_version + offset,
             type=event.type,
+            schema_version=event.schema_version,
             data=payload(event),
             metadata=metadata,
             occurred_at=occurred_at,

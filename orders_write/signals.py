@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.dispatch import Signal
 
+from orders_write.metrics import EVENTS_APPENDED
+
 if TYPE_CHECKING:
     from orders_write.models import Event
 
@@ -25,6 +27,8 @@ def publish_after_commit(events: Sequence[Event]) -> None:
 
 
 def _publish(events: tuple[Event, ...]) -> None:
+    for event in events:
+        EVENTS_APPENDED.labels(event.type).inc()
     # A failing receiver is a log line and a job for catch-up, never an error on a
     # command that has already committed.
     for receiver, response in events_committed.send_robust(sender=None, events=events):

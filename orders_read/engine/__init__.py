@@ -14,7 +14,9 @@ same way for each:
 - ``follower``: catch-up kept going (NOTIFY on PostgreSQL, polling on SQLite).
 - ``rebuild``: copies of every table a projection owns filled from the whole log,
   then swapped in at once; other projections keep serving and following.
-- ``status``: each projection's checkpoint, lag and dead letters (``/health``).
+- ``status``: each projection's checkpoint, lag and dead letters (``/health``); lag
+  is what the projection does not reflect yet (``reflected``), and the inline path
+  keeps the checkpoint near it.
 
 Idempotency is the projection's, with two tools: ``upsert`` for rows that carry the
 stream version they reflect (one row per stream), and ``ledger`` for rows that add up

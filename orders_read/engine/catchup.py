@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from common import tracing
 from orders_read.engine import registry
 from orders_read.engine.projection import LIVE, AnyEvent, Projection, Tables
 from orders_read.models import DeadLetter, ProjectionCheckpoint
@@ -146,7 +147,8 @@ def retry_dead_letters(projection: Projection, result: PassResult) -> None:
         session = current_session()
         try:
             with transaction.atomic():
-                projection.apply(projection.handled(event_log.stream(stream_id)))
+                events = event_log.records(event_log.stream(stream_id))
+                projection.apply(projection.handled(events))
                 DeadLetter.objects.filter(pk__in=[letter.pk for letter in letters]).delete()
             result.recovered += len(letters)
         except Exception as error:
@@ -180,7 +182,12 @@ def catch_up(projection: Projection, *, batch_size: int = DEFAULT_BATCH_SIZE) ->
             if not batch:
                 result.checkpoint = position
                 return result
-            result.rows_written += apply_batch(projection, batch, dead_letter)
+            with tracing.span(
+                f"catch up {projection.name}",
+                links=event_log.metadata_of(batch) if tracing.active() else (),
+                attributes={"orders.events": len(batch)},
+            ):
+                result.rows_written += apply_batch(projection, batch, dead_letter)
             last = event_log.position_of(batch[-1])
             checkpoint.transaction_id, checkpoint.position = last
             checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])

@@ -12,8 +12,10 @@ from typing import Any
 from django.conf import settings
 from django.db import router, transaction
 
+from common import tracing
 from orders_read.engine import registry
 from orders_read.engine.projection import AnyEvent, Projection
+from orders_read.engine.reflected import advance_over_reflected
 
 logger = logging.getLogger(__name__)
 
@@ -21,20 +23,30 @@ logger = logging.getLogger(__name__)
 def project_committed_events(sender: Any, events: Sequence[AnyEvent], **kwargs: Any) -> None:
     """Project events right after their command commits (the inline path).
 
-    A failure is logged and left for catch-up from the event log: the command has
-    committed and must not turn into an error.
+    Then the projection's checkpoint moves over the events it now reflects, so its lag
+    and the window the status reads stay short (``reflected``). A failure is logged
+    and left for catch-up from the event log: the command has committed and must not
+    turn into an error.
     """
     if not settings.ORDERS_INLINE_PROJECTION:
         return
     for projection in registry.projections():
         try:
-            _apply(projection, events)
+            with tracing.span(
+                f"project {projection.name}", links=(event.metadata for event in events)
+            ):
+                _apply(projection, events)
         except Exception:
             logger.exception(
                 "Projection %s failed on events %s; catch-up will retry them",
                 projection.name,
                 [event.position for event in events],
             )
+            continue
+        try:
+            advance_over_reflected(projection)
+        except Exception:
+            logger.exception("Projection %s: could not move its checkpoint", projection.name)
 
 
 def apply_events(events: Iterable[AnyEvent]) -> int:

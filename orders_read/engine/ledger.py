@@ -33,10 +33,13 @@ event applied.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from django.db import connections, models, router
 
-from orders_read.engine.projection import AnyEvent
+if TYPE_CHECKING:
+    # For annotations only: the projection module imports this one.
+    from orders_read.engine.projection import AnyEvent
 
 # SQLite has no arrays: one VALUES statement per this many events.
 SQLITE_CHUNK = 500
@@ -82,3 +85,12 @@ def claim(ledger: type[AppliedEvents], events: Sequence[AnyEvent]) -> list[AnyEv
             claimed.discard(event.event_id)  # an event given twice is still applied once
             fresh.append(event)
     return fresh
+
+
+def unclaimed(ledger: type[AppliedEvents], events: Sequence[AnyEvent]) -> list[AnyEvent]:
+    """The events, in their order, that ``ledger`` has not recorded as applied (lag)."""
+    ids = {event.event_id for event in events}
+    recorded = set(
+        ledger._default_manager.filter(event_id__in=ids).values_list("event_id", flat=True)
+    )
+    return [event for event in events if event.event_id not in recorded]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
+from orders_read.engine.ledger import AppliedEvents, unclaimed
 from orders_write.event_log import AnyEvent, LogPosition
 
 if TYPE_CHECKING:
@@ -74,6 +75,20 @@ class Projection:
         they were.
         """
         raise NotImplementedError
+
+    def unapplied(self, events: list[AnyEvent]) -> list[AnyEvent]:
+        """Of ``events`` (handled types, log order), those the tables do not reflect yet.
+
+        What lag counts, and what the inline path's checkpoint advance stops at
+        (``reflected``). By default a projection with a ledger (an ``AppliedEvents``
+        subclass among ``models``) answers from it; one without reflects nothing it can
+        prove, so every event counts until catch-up reads it. A projection with
+        versioned rows answers from its rows' versions.
+        """
+        for model in self.models:
+            if issubclass(model, AppliedEvents):
+                return unclaimed(model, events)
+        return list(events)
 
     def fold(self, replay: Replay) -> int:
         """Fold the log from scratch into the empty copies ``replay.tables``; rows written.

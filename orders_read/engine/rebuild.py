@@ -33,6 +33,7 @@ from orders_read.engine.rebuild_lock import rebuild_lock
 from orders_read.models import DeadLetter, ProjectionCheckpoint
 from orders_write import event_log
 from orders_write.event_log import EventQuerySet, LogPosition
+from orders_write.upcasting import stored_names
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +300,7 @@ def _rebuild(
             editor.create_model(copy)
     try:
         end = event_log.safe_end()
-        events = event_log.up_to(end).filter(type__in=projection.event_types)
+        events = event_log.up_to(end).filter(type__in=stored_names(projection.event_types))
         total = events.count()
         # PostgreSQL streams a server-side cursor inside a transaction; SQLite streams
         # in autocommit (a transaction there would hold the write lock throughout).

@@ -1,4 +1,8 @@
-"""How far behind the event log each projection is, and what it could not apply."""
+"""How far behind the event log each projection is, and what it could not apply.
+
+Lag is the committed events the projection does not reflect yet, not the events after
+its checkpoint: ``reflected`` says why, and how the checkpoint is kept near the head.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ from django.utils import timezone
 
 from orders_read.engine import registry
 from orders_read.engine.catchup import get_checkpoint
+from orders_read.engine.reflected import not_reflected
 from orders_read.models import DeadLetter
 from orders_write import event_log
 from orders_write.event_log import LogPosition
 
-# Lag is counted up to this many events: ``/health`` answers in about the same time
-# whether catch-up is 10 events behind or the whole log (a stalled follower).
+# At most this many events after the checkpoint are read for the lag: ``/health``
+# answers in about the same time whether catch-up is 10 events behind or the whole log
+# (a stalled follower).
 LAG_COUNT_LIMIT = 10_000
 # Dead letters listed by ``projection_status`` (all are counted).
 DEAD_LETTERS_LISTED = 20
@@ -27,7 +33,8 @@ class ProjectionStatus:
     head_position: int
     lag_events: int
     lag_seconds: float
-    # True when more than ``lag_events`` (the limit) events are behind.
+    # True when more events follow the ones read (the limit): the lag is at least
+    # ``lag_events``.
     lag_events_capped: bool = False
     dead_letter_count: int = 0
     # The first ``DEAD_LETTERS_LISTED`` of them, in log order.
@@ -53,27 +60,28 @@ class ProjectionStatus:
 
 
 def projection_status(name: str, now: datetime.datetime | None = None) -> ProjectionStatus:
-    """Lag: the committed events after the checkpoint, safe to read yet or not.
+    """Lag: the committed events after the checkpoint that the projection does not reflect.
 
-    ``lag_events`` counts them up to ``LAG_COUNT_LIMIT`` (``lag_events_capped`` says
-    there are more); ``lag_seconds`` is the age of the first of them in log order, the
-    event catch-up reads next. Both walk the (transaction id, position) index from the
-    checkpoint, never the whole backlog.
+    Committed, safe to read yet or not: an event behind a long-open transaction is
+    lag. Of the first ``LAG_COUNT_LIMIT`` events after the checkpoint
+    (``lag_events_capped`` says more follow), ``lag_events`` counts those not reflected
+    and ``lag_seconds`` is the age of the first of them in log order. Reading walks the
+    (transaction id, position) index from the checkpoint, never the whole backlog.
     """
     now = now or timezone.now()
     checkpoint = get_checkpoint(name)
     head = event_log.head()
     pending = event_log.after(checkpoint, horizon=event_log.MAX_BIGINT)
-    next_at = pending.values_list("occurred_at", flat=True).first()
-    counted = pending[: LAG_COUNT_LIMIT + 1].count()
+    window = list(event_log.records(pending[: LAG_COUNT_LIMIT + 1]))
+    behind = not_reflected(registry.get(name), window[:LAG_COUNT_LIMIT])
     dead_letters = DeadLetter.objects.filter(projection=name).order_by("position")
     return ProjectionStatus(
         name=name,
         checkpoint=checkpoint,
         head_position=head.position if head else 0,
-        lag_events=min(counted, LAG_COUNT_LIMIT),
-        lag_events_capped=counted > LAG_COUNT_LIMIT,
-        lag_seconds=(now - next_at).total_seconds() if next_at else 0.0,
+        lag_events=len(behind),
+        lag_events_capped=len(window) > LAG_COUNT_LIMIT,
+        lag_seconds=(now - behind[0].occurred_at).total_seconds() if behind else 0.0,
         dead_letter_count=dead_letters.count(),
         dead_letters=list(dead_letters[:DEAD_LETTERS_LISTED]),
     )

@@ -15,6 +15,11 @@ Two folds are made from this description and no other:
   expression) pairs, so no column can land in another's place whatever the order
   of the columns anywhere else (``DASHBOARD_FIELDS`` is for display only).
 
+Both read payloads in their current shape: ``evolve`` is given decoded events
+(``event_log.records``), and ``fold_sql`` reads older versions through the upcasters'
+own SQL (``upcasting.sql_upcast``), or is not offered (None) when an upcaster has no
+SQL, and the rebuild folds in Python.
+
 A column holds a value only when the payload has the right JSON type; a value the
 Python fold would not accept (a missing key, a number as a string) makes the SQL
 statement fail (a NOT NULL column left empty) instead of guessing, and the rebuild
@@ -36,6 +41,7 @@ from orders_write.event_log import LogPosition
 from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
 from orders_write.money import format_cents
 from orders_write.statuses import OrderStatus
+from orders_write.upcasting import sql_upcast, stored_names
 
 # JSON number → bigint, NULL for any other JSON type (which NOT NULL then refuses).
 _INTEGER_SQL = "CASE WHEN jsonb_typeof({json}) = 'number' THEN ({text})::bigint END"
@@ -81,6 +87,7 @@ FROM_PAYLOAD = (
     FromPayload("item_count", "items", len, "jsonb_array_length({json})"),
     FromPayload("total_cents", "total_cents", sql=_INTEGER_SQL),
     FromPayload("placed_at", "placed_at", parse_datetime, "({text})::timestamptz"),
+    FromPayload("currency", "currency"),
 )
 DERIVED = (
     Derived(
@@ -141,9 +148,9 @@ _FOLD_SQL = """
 INSERT INTO {table} ({columns})
 SELECT {values}
 FROM (
-    SELECT DISTINCT ON (stream_id) stream_id, version, data, occurred_at
+    SELECT DISTINCT ON (stream_id) stream_id, version, {placed_data} AS data, occurred_at
     FROM {events}
-    WHERE type = %(placed)s AND (transaction_id, position) <= (%(txid)s, %(position)s)
+    WHERE type IN ({placed_types}) AND (transaction_id, position) <= (%(txid)s, %(position)s)
     ORDER BY stream_id, version
 ) p
 CROSS JOIN LATERAL (SELECT {payload}) c
@@ -157,19 +164,32 @@ ORDER BY p.stream_id
 """
 
 
-def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> SQL:
-    """The set-based fold of the log up to ``end`` into ``table`` (PostgreSQL)."""
+def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> SQL | None:
+    """The set-based fold of the log up to ``end`` into ``table`` (PostgreSQL).
+
+    None when an ``OrderPlaced`` upcaster cannot be said in SQL.
+    """
     quote = connection.ops.quote_name
-    params: dict[str, Any] = {
-        "placed": OrderPlaced.type,
+    placed_data = sql_upcast(OrderPlaced.type, quote("data"), quote("schema_version"))
+    if placed_data is None:
+        return None
+    placed_data_sql, params = placed_data
+    params |= {
         "pending": OrderStatus.PENDING.value,
         "txid": end.transaction_id,
         "position": end.position,
     }
+    placed_types = []
+    for number, name in enumerate(sorted(stored_names([OrderPlaced.type]))):
+        params[f"placed_{number}"] = name
+        placed_types.append(f"%(placed_{number})s")
     statuses = []
-    for number, (event_type, status) in enumerate(STATUS_AFTER.items()):
-        params[f"type_{number}"], params[f"status_{number}"] = event_type, status.value
-        statuses.append(f"WHEN %(type_{number})s THEN %(status_{number})s")
+    for event_type, status in STATUS_AFTER.items():
+        # A renamed status event is read under each of its stored names.
+        for name in sorted(stored_names([event_type])):
+            number = len(statuses)
+            params[f"type_{number}"], params[f"status_{number}"] = name, status.value
+            statuses.append(f"WHEN %(type_{number})s THEN %(status_{number})s")
     later = "s.version > p.version"
     # Column name → its SQL: INSERT and SELECT lists are both made from this one mapping.
     values = {
@@ -192,6 +212,8 @@ def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> S
         values=",\n    ".join(values.values()),
         payload=payload,
         events=quote(event_log.TABLE),
-        status_types=", ".join(f"%(type_{number})s" for number in range(len(STATUS_AFTER))),
+        placed_data=placed_data_sql,
+        placed_types=", ".join(placed_types),
+        status_types=", ".join(f"%(type_{number})s" for number in range(len(statuses))),
     )
     return sql, params

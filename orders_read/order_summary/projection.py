@@ -73,6 +73,15 @@ class OrderSummaryProjection(Projection):
         ]
         return self.write(changed, model)
 
+    def unapplied(self, events: Sequence[AnyEvent]) -> list[AnyEvent]:
+        """Events newer than their order's row: a row reflects every version up to its own."""
+        versions = dict(
+            OrderSummary.objects.filter(
+                order_id__in={event.stream_id for event in events}
+            ).values_list("order_id", "version")
+        )
+        return [event for event in events if versions.get(event.stream_id, 0) < event.version]
+
     def write(self, rows: Sequence[Row], model: type[Model] = OrderSummary) -> int:
         """Upsert rows, each only over an older version of itself; returns rows changed."""
         return write_newer(model, rows, columns=COLUMNS, key="order_id")
@@ -112,7 +121,7 @@ class OrderSummaryProjection(Projection):
 
     def set_based_rebuild(
         self, connection: BaseDatabaseWrapper, tables: Tables, end: LogPosition
-    ) -> SQL:
+    ) -> SQL | None:
         return fold_sql(connection, tables[OrderSummary]._meta.db_table, end)
 
 

@@ -20,26 +20,33 @@ from orders_write import event_log
 from orders_write.events import EVENT_TYPES
 from orders_write.models import Event
 from orders_write.money import format_cents
+from orders_write.upcasting import decode
 
 
 def stream_history(stream_id: uuid.UUID) -> list[dict[str, Any]]:
-    """An order's stream from the event log, oldest first, as rows for its change page."""
-    return [
-        {
-            "version": event.version,
-            "type": event.type,
-            "occurred_at": event.occurred_at,
-            "actor": event.metadata.get("actor", ""),
-            "details": Truncator(_event_details(event)).chars(200),
-            "position": event.position,
-        }
-        for event in event_log.stream(stream_id)
-    ]
+    """An order's stream from the event log, oldest first, as rows for its change page.
+
+    Each event is shown in its type's current name and shape, whatever version it was
+    written in.
+    """
+    history = []
+    for event in event_log.stream(stream_id):
+        event_type, data = decode(event.type, event.schema_version, event.data)
+        history.append(
+            {
+                "version": event.version,
+                "type": event_type,
+                "occurred_at": event.occurred_at,
+                "actor": event.metadata.get("actor", ""),
+                "details": Truncator(_event_details(data)).chars(200),
+                "position": event.position,
+            }
+        )
+    return history
 
 
-def _event_details(event: Event) -> str:
+def _event_details(data: dict[str, Any]) -> str:
     """What an event says beyond its type: the reason of a cancellation, the lines placed."""
-    data = event.data
     if "reason" in data:
         return f"Reason: {data['reason']}"
     if "items" in data:
@@ -77,6 +84,7 @@ class EventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, UUIDSearchMixin, admi
         "stream_id",
         "version",
         "type",
+        "schema_version",
         "occurred_at",
         "data_json",
         "metadata_json",

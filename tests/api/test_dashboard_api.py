@@ -28,6 +28,7 @@ ROW_FIELDS = {
     "item_count",
     "total_cents",
     "formatted_total",
+    "currency",
     "placed_at",
     "last_updated",
     "is_high_value",

@@ -8,9 +8,11 @@ from django.core.management import call_command
 from orders_read.engine import status as status_module
 from orders_read.engine.catchup import catch_up
 from orders_read.engine.status import projection_status
-from orders_read.models import DeadLetter
+from orders_read.models import DeadLetter, OrderSummary
 from orders_read.order_summary.projection import order_summary
 from orders_write.models import Event
+from tests.conftest import postgres_only
+from tests.integration.test_follow import append_placed, pg_connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,3 +98,64 @@ def test_dead_letters_are_all_counted_and_the_first_listed(backlog, monkeypatch,
     out = capsys.readouterr().out
     assert f"{len(events)} dead letters" in out
     assert f"... and {len(events) - 2} more" in out
+
+
+# Lag that tells the truth: committed events the projection does not reflect yet.
+
+
+def test_with_the_inline_path_and_no_follower_the_lag_is_zero_once_writes_stop(place):
+    orders = [place() for _ in range(3)]
+
+    status = projection_status("order_summary")
+
+    assert (status.lag_events, status.lag_seconds) == (0, 0.0)
+    assert OrderSummary.objects.count() == len(orders)
+    # The inline path moved the checkpoint over what it applied: the window stays short.
+    assert status.checkpoint.position == status.head_position
+
+
+def test_an_event_the_inline_path_missed_is_lag_and_the_checkpoint_stops_before_it(
+    place, monkeypatch
+):
+    first = place()
+    with monkeypatch.context() as patch:
+        patch.setattr(order_summary, "apply", fail_to_apply)
+        missed = place()
+    place()
+    missed_event = Event.objects.get(stream_id=missed.id)
+    now = datetime.datetime.now(datetime.UTC)
+
+    status = projection_status("order_summary", now=now)
+
+    assert status.lag_events == 1
+    assert status.lag_seconds == (now - missed_event.occurred_at).total_seconds()
+    assert status.checkpoint.position == Event.objects.get(stream_id=first.id).position
+
+    assert catch_up(order_summary).events == 2
+    caught_up = projection_status("order_summary")
+    assert (caught_up.lag_events, caught_up.checkpoint.position) == (0, caught_up.head_position)
+
+
+def fail_to_apply(events, tables=None):
+    raise RuntimeError("the inline path lost this one")
+
+
+@postgres_only("a writer transaction held open while later ones commit")
+def test_a_long_open_writer_transaction_is_lag_once_it_commits_never_loss(place):
+    blocker = pg_connect()
+    try:
+        held_order, held_position = append_placed(blocker)  # not committed yet
+        placed = place()  # a later transaction, committed and applied inline
+        status = projection_status("order_summary")
+        # Everything committed is reflected...
+        assert status.lag_events == 0
+        # ...but the checkpoint did not step over the position still to commit.
+        assert status.checkpoint.position < held_position
+
+        blocker.commit()  # a writer whose inline path never runs (it died after COMMIT)
+        assert projection_status("order_summary").lag_events == 1
+    finally:
+        blocker.close()
+    assert catch_up(order_summary).events == 2
+    assert set(OrderSummary.objects.values_list("order_id", flat=True)) == {held_order, placed.id}
+    assert projection_status("order_summary").lag_events == 0

@@ -10,6 +10,7 @@ from orders_read.engine.catchup import get_checkpoint
 from orders_read.engine.status import projection_status
 from orders_read.models import OrderSummary
 from orders_write import event_log
+from orders_write.events import EVENT_TYPES
 from orders_write.models import Event, Order
 from tests.read_model import summary_rows
 
@@ -50,6 +51,10 @@ def test_bulk_load_writes_orders_events_and_the_read_model(monkeypatch):
     for stream_id, version in Event.objects.values_list("stream_id", "version"):
         streams[stream_id] = max(version, streams.get(stream_id, 0))
     assert streams == versions
+    # Each event in its type's current schema version, as the command handlers write it.
+    assert set(Event.objects.values_list("type", "schema_version").distinct()) == {
+        (name, cls.schema_version) for name, cls in EVENT_TYPES.items()
+    }
     assert "No drift" in verify()
     assert get_checkpoint("order_summary") >= event_log.position_of(
         Event.objects.order_by("-position").first()

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 import config.settings
 
@@ -96,3 +97,16 @@ def test_the_proxy_header_and_trusted_origins_are_read_from_the_environment(relo
         "https://admin.example.com",
     ]
     assert settings.SECURE_HSTS_SECONDS == 3600
+
+
+def test_a_metrics_allow_list_is_read_as_networks_and_a_typo_refused(reload_settings):
+    settings = reload_settings(METRICS_ALLOWED_IPS="10.0.0.0/8, 192.168.1.7")
+    assert settings.METRICS_ALLOWED_IPS == ["10.0.0.0/8", "192.168.1.7"]
+
+    with pytest.raises(ImproperlyConfigured, match="METRICS_ALLOWED_IPS"):
+        reload_settings(METRICS_ALLOWED_IPS="10.0.0.0/8,10.0.0.300")
+
+
+def test_an_unknown_log_format_is_refused(reload_settings):
+    with pytest.raises(ImproperlyConfigured, match="LOG_FORMAT"):
+        reload_settings(LOG_FORMAT="xml")

@@ -51,6 +51,7 @@ def test_the_payload_holds_the_customer_the_priced_lines_and_their_total(custome
         ],
         "total_cents": 2 * 12_900 + 32_900,
         "placed_at": "2026-11-26T18:01:05.128625+00:00",
+        "currency": "USD",
     }
 
 

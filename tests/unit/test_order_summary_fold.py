@@ -63,6 +63,7 @@ def test_placed_makes_the_row_from_the_payload_pending():
         "total_cents": 2 * 12_900 + 32_900,
         "formatted_total": format_cents(2 * 12_900 + 32_900),
         "placed_at": PLACED_AT,
+        "currency": "USD",
         "status": OrderStatus.PENDING.value,
         "last_updated": PLACED_AT,
         "version": 1,

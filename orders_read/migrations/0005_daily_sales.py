@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders_read', '0003_dashboard_indexes'),
+        ('orders_read', '0004_ordersummary_currency'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders_write', '0004_time_ordered_ids'),
+        ('orders_write', '0005_event_schema_version'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
