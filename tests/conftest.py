@@ -11,6 +11,7 @@ from django.db import connection
 from django.test import Client, TestCase, override_settings
 from rest_framework.test import APIClient
 
+from orders_read.engine import inline
 from orders_write.bus import dispatch
 from orders_write.commands import Actor, OrderLine, PlaceOrder
 from orders_write.models import Order, PaymentMethod, Product
@@ -73,6 +74,13 @@ def projecting(place: Callable[..., Order]) -> Callable[..., Order]:
             return place(*quantities)
 
     return place_and_project
+
+
+@pytest.fixture(autouse=True)
+def inline_checkpoint_moves_afresh():
+    """The inline path moves a checkpoint at most once a second per process: each test
+    starts as a new process would, whatever the test before it did."""
+    inline._last_advance.clear()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -75,8 +75,9 @@ def advance_over_reflected(projection: Projection) -> LogPosition | None:
         )
         if checkpoint is None:
             # Never created (the first command), or held by another runner right now.
-            ProjectionCheckpoint.objects.get_or_create(name=projection.name)
-            return None
+            checkpoint, created = ProjectionCheckpoint.objects.get_or_create(name=projection.name)
+            if not created:
+                return None
         position = LogPosition(checkpoint.transaction_id, checkpoint.position)
         window = list(event_log.records(event_log.after(position)[:ADVANCE_LIMIT]))
         last = _last_before_gap(window, not_reflected(projection, window))

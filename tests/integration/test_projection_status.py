@@ -5,8 +5,9 @@ import datetime
 import pytest
 from django.core.management import call_command
 
+from orders_read.engine import inline
 from orders_read.engine import status as status_module
-from orders_read.engine.catchup import catch_up
+from orders_read.engine.catchup import catch_up, get_checkpoint
 from orders_read.engine.status import projection_status
 from orders_read.models import DeadLetter, OrderSummary
 from orders_read.order_summary.projection import order_summary
@@ -110,8 +111,27 @@ def test_with_the_inline_path_and_no_follower_the_lag_is_zero_once_writes_stop(p
 
     assert (status.lag_events, status.lag_seconds) == (0, 0.0)
     assert OrderSummary.objects.count() == len(orders)
-    # The inline path moved the checkpoint over what it applied: the window stays short.
-    assert status.checkpoint.position == status.head_position
+    # The checkpoint moved once (the first command), not for the others within the same
+    # second: the lag is what the projection does not reflect, wherever the checkpoint is.
+    first = Event.objects.get(stream_id=orders[0].id)
+    assert status.checkpoint.position == first.position < status.head_position
+
+
+def test_the_inline_path_moves_the_checkpoint_at_most_once_a_second(place, monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(inline.time, "monotonic", lambda: clock[0])
+
+    def checkpoint_after_an_order_at(seconds):
+        clock[0] = 100.0 + seconds
+        order = place()
+        return get_checkpoint("order_summary").position, Event.objects.get(stream_id=order.id)
+
+    moved, first = checkpoint_after_an_order_at(0)
+    kept, _ = checkpoint_after_an_order_at(0.5)
+    moved_again, third = checkpoint_after_an_order_at(1.5)
+
+    assert (moved, kept, moved_again) == (first.position, first.position, third.position)
+    assert projection_status("order_summary").lag_events == 0
 
 
 def test_an_event_the_inline_path_missed_is_lag_and_the_checkpoint_stops_before_it(
