@@ -201,6 +201,11 @@ def stream(stream_id: object) -> QuerySet[Event]:
     return Event.objects.filter(stream_id=stream_id).order_by("version")
 
 
+def streams(stream_ids: Iterable[object], types: Iterable[str]) -> QuerySet[Event]:
+    """The events of ``types`` in these orders' streams (one query for a batch of orders)."""
+    return Event.objects.filter(stream_id__in=list(stream_ids), type__in=list(types))
+
+
 def metadata_of(events: Iterable[Event | EventRecord]) -> QuerySet[Event, dict[str, Any]]:
     """The metadata of ``events`` (actor, trace context), read apart from their payloads."""
     positions = [event.position for event in events]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client, TestCase, override_settings
 from rest_framework.test import APIClient
@@ -86,6 +87,18 @@ def inline_checkpoint_moves_afresh():
 def fast_password_hashing():
     """Tests make users by the hundred: PBKDF2's real cost (~0.3 s each) is not under test."""
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def static_files_without_collectstatic():
+    """Static URLs without a manifest: production's storage needs ``collectstatic`` first
+    (tests/integration/test_static_files.py runs it and checks what WhiteNoise serves)."""
+    plain = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=plain):
         yield
 
 
