@@ -33,6 +33,7 @@ GUNICORN = $(BIN)/gunicorn config.wsgi --config config/gunicorn.py --workers $(W
 serve: install
 	@test -n "$$SECRET_KEY" || { echo "Set SECRET_KEY to serve with DEBUG off"; exit 1; }
 	$(MIGRATE)
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(GUNICORN) --bind 127.0.0.1:$(PORT)
 
 # The same gunicorn behind nginx (deploy/nginx.conf; Debian's nginx package), as in

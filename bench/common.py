@@ -221,11 +221,14 @@ def wrk(
     seconds: float,
     connections: int = 6,
     script: str | None = None,
+    headers: list[str] | None = None,
 ) -> WrkResult:
-    """wrk on loopback for ``seconds``; errors are non-2xx answers, socket errors, timeouts."""
+    """wrk on loopback for ``seconds``; errors are non-2xx answers, socket errors, timeouts.
+
+    ``headers``: more request headers (``"Cookie: sessionid=…"`` for the pages)."""
     command = [
         ensure_wrk(),
-        "-t2",
+        f"-t{min(2, connections)}",  # wrk needs a connection per thread
         f"-c{connections}",
         f"-d{seconds:.0f}s",
         "--timeout",
@@ -234,6 +237,8 @@ def wrk(
         "-H",
         f"Authorization: Token {token}",
     ]
+    for header in headers or []:
+        command += ["-H", header]
     if script:
         command += ["-s", script]
     out = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import catchup, dashboard, rebuild, waits, writes
+from bench import catchup, dashboard, pages, rebuild, waits, writes
 from bench.common import Figure, environment, log, machine, parser, print_table
 
 
@@ -25,6 +25,7 @@ def main() -> None:
         figures += dashboard.measure(env, args.seconds)
         figures += writes.measure(env, args.seconds)
         figures += catchup.measure(env, args.seconds)
+        figures += pages.measure(env, args.seconds)
         # Last: it approves an order with nothing projecting, to wait on.
         figures += waits.measure(env)
     log("done")

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from common.admin import ReadOnlyAdminMixin, UUIDSearchMixin, short_uuid
+from common.admin import LargeTableAdminMixin, ReadOnlyAdminMixin, UUIDSearchMixin, short_uuid
 from orders_read.models import OrderSummary
 from orders_write.statuses import OrderStatus
 
@@ -30,7 +30,9 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(OrderSummary)
-class OrderSummaryAdmin(ReadOnlyAdminMixin, UUIDSearchMixin, admin.ModelAdmin):
+class OrderSummaryAdmin(
+    LargeTableAdminMixin, ReadOnlyAdminMixin, UUIDSearchMixin, admin.ModelAdmin
+):
     list_display = [
         "short_order_id",
         "status",
@@ -43,10 +45,11 @@ class OrderSummaryAdmin(ReadOnlyAdminMixin, UUIDSearchMixin, admin.ModelAdmin):
     ]
     list_display_links = ["short_order_id"]
     list_filter = [StatusFilter, ("placed_at", admin.DateFieldListFilter)]
-    # A pasted order id is a primary-key lookup (UUIDSearchMixin); anything else, emails.
-    search_fields = ["customer_email"]
-    search_help_text = "Search by customer email, or paste a full order id."
-    date_hierarchy = "placed_at"
+    # A pasted order id is a primary-key lookup (UUIDSearchMixin); anything else, an
+    # exact email (the summary_customer_email index, in the list's order).
+    search_fields = ["customer_email__exact"]
+    search_help_text = "Search by a customer's exact email, or paste a full order id."
+    ordering = ["-placed_at", "-order_id"]
     fields = [
         "order",
         "status",

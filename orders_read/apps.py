@@ -8,6 +8,7 @@ class OrdersReadConfig(AppConfig):
     def ready(self) -> None:
         from common import health
         from common.metrics import register_scrape_collector
+        from orders_read.daily_sales.projection import daily_sales
         from orders_read.engine import registry
         from orders_read.engine.inline import project_committed_events
         from orders_read.health import PROJECTIONS
@@ -16,6 +17,7 @@ class OrdersReadConfig(AppConfig):
         from orders_write.signals import events_committed
 
         registry.register(order_summary)
+        registry.register(daily_sales)
         register_scrape_collector(ProjectionCollector())
         events_committed.connect(
             project_committed_events, dispatch_uid="orders_read.project_committed_events"

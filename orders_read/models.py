@@ -6,6 +6,8 @@ from typing import Any
 from django.db import models
 from django.db.models.functions import TruncDate
 
+from orders_read.engine.ledger import AppliedEvents
+
 HIGH_VALUE_CENTS = 100_000  # $1,000.00
 
 
@@ -131,3 +133,33 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.projection} #{self.position} {self.event_type} ({self.attempts} attempts)"
+
+
+class DailySales(models.Model):
+    """Orders and money per UTC day of placement, by the status the orders have now.
+
+    Kept by the ``daily_sales`` projection. Pending orders are the placed ones that are
+    neither approved nor cancelled; an order approved then cancelled counts as cancelled.
+    """
+
+    day = models.DateField(primary_key=True)
+    placed_count = models.BigIntegerField(default=0)
+    placed_cents = models.BigIntegerField(default=0)
+    approved_count = models.BigIntegerField(default=0)
+    approved_cents = models.BigIntegerField(default=0)
+    cancelled_count = models.BigIntegerField(default=0)
+    cancelled_cents = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "daily sales"
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.placed_count} placed"
+
+
+class DailySalesApplied(AppliedEvents):
+    """The events ``DailySales`` has counted (the projection's ledger)."""
+
+    class Meta:
+        verbose_name_plural = "daily sales applied events"

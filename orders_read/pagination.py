@@ -117,12 +117,18 @@ class DashboardPagination(CursorPagination):
         return Response(
             OrderedDict(
                 [
-                    ("next", self._link(self.next_position)),
-                    ("previous", self._link(self.previous_position)),
+                    ("next", self.get_next_link()),
+                    ("previous", self.get_previous_link()),
                     ("results", data),
                 ]
             )
         )
+
+    def get_next_link(self) -> str | None:
+        return self._link(self.next_position)
+
+    def get_previous_link(self) -> str | None:
+        return self._link(self.previous_position)
 
     def _link(self, position: Position | None) -> str | None:
         if position is None:

@@ -46,3 +46,13 @@ def parse_timestamp(text: str) -> datetime.datetime:
     except ValueError as exc:  # the right form, but no such day or time: 2026-02-30
         raise ValueError(f"Enter a real date and time ({exc}).") from None
     raise ValueError(f"Enter {ACCEPTED}.")
+
+
+def parse_date(text: str) -> datetime.date:
+    """``text`` as a date; ``ValueError`` unless it is exactly ``YYYY-MM-DD`` and a real day."""
+    if not _DATE.fullmatch(text):
+        raise ValueError("Enter a date, YYYY-MM-DD.")
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError as exc:  # the right form, but no such day: 2026-02-30
+        raise ValueError(f"Enter a real date ({exc}).") from None

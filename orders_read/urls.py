@@ -1,6 +1,6 @@
 from django.urls import re_path
 
-from orders_read import views
+from orders_read import stats_views, views
 
 dashboard_list = views.OrderDashboardViewSet.as_view({"get": "list"})
 dashboard_detail = views.OrderDashboardViewSet.as_view({"get": "retrieve"})
@@ -13,4 +13,6 @@ urlpatterns = [
         views.CustomerOrdersApi.as_view(),
         name="customer-orders",
     ),
+    re_path(r"^stats/summary/?$", stats_views.StatsSummaryApi.as_view(), name="stats-summary"),
+    re_path(r"^stats/daily/?$", stats_views.StatsDailyApi.as_view(), name="stats-daily"),
 ]

@@ -23,6 +23,10 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["name"]
+        indexes = [
+            # The admin's search by a name's beginning (LIKE 'x%' whatever the collation).
+            models.Index(fields=["name"], name="customer_name", opclasses=["varchar_pattern_ops"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
@@ -100,6 +104,12 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-placed_at"]
+        # The admin's lists, each read in its order and stopped at the page's end.
+        indexes = [
+            models.Index(fields=["-placed_at", "-id"], name="order_placed"),
+            models.Index(fields=["status", "-placed_at", "-id"], name="order_status_placed"),
+            models.Index(fields=["customer_email", "-placed_at", "-id"], name="order_email_placed"),
+        ]
         permissions = [
             ("approve_order", "Can approve orders"),
             ("cancel_order", "Can cancel orders"),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Count
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate
 
 from orders_write.models import Order
 
@@ -47,3 +49,14 @@ def order_snapshots(batch_size: int = 2000) -> Iterator[list[dict[str, Any]]]:
 
 def existing_order_ids(ids: list[UUID]) -> set[UUID]:
     return set(Order.objects.filter(id__in=ids).values_list("id", flat=True))
+
+
+def totals_by_day_and_status() -> dict[tuple[datetime.date, str], tuple[int, int]]:
+    """``(UTC day placed, status) → (orders, total cents)`` over every order."""
+    rows = (
+        Order.objects.annotate(day=TruncDate("placed_at", tzinfo=datetime.UTC))
+        .values("day", "status")
+        .annotate(orders=Count("id"), cents=Sum("total_cents"))
+        .order_by()
+    )
+    return {(row["day"], row["status"]): (row["orders"], row["cents"]) for row in rows}

@@ -90,6 +90,11 @@ def current_version(event_type: str) -> int:
     return cls.schema_version if cls else 1
 
 
+def current_name(event_type: str) -> str:
+    """The name a stored event type has today (a renamed type is read under its new name)."""
+    return ALIASES.get(event_type, event_type)
+
+
 def decode(event_type: str, schema_version: int, data: Payload) -> tuple[str, Payload]:
     """A stored event's type and payload as the current code knows them.
 
@@ -97,7 +102,7 @@ def decode(event_type: str, schema_version: int, data: Payload) -> tuple[str, Pa
     deploy) is given as is: payloads only ever gain fields, so it reads as the current
     shape plus fields this code ignores.
     """
-    event_type = ALIASES.get(event_type, event_type)
+    event_type = current_name(event_type)
     for version in range(schema_version, current_version(event_type)):
         data = UPCASTERS[event_type, version].python(data)
     return event_type, data

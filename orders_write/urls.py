@@ -1,6 +1,6 @@
-from django.urls import re_path
+from django.urls import path, re_path
 
-from orders_write import views
+from orders_write import dashboard_actions, views
 
 # The command endpoints, each with or without a trailing slash.
 urlpatterns = [
@@ -14,5 +14,16 @@ urlpatterns = [
         r"^orders/(?P<order_id>[^/]+)/cancel/?$",
         views.CancelOrderApi.as_view(),
         name="cancel-order",
+    ),
+    # The dashboard page's buttons (form posts, not API endpoints).
+    path(
+        "dashboard/orders/<uuid:order_id>/approve",
+        dashboard_actions.approve,
+        name="dashboard-approve",
+    ),
+    path(
+        "dashboard/orders/<uuid:order_id>/cancel",
+        dashboard_actions.cancel,
+        name="dashboard-cancel",
     ),
 ]

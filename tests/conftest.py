@@ -217,6 +217,18 @@ def fast_password_hashing():
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def static_files_without_collectstatic():
+    """Static URLs without a manifest: production's storage needs ``collectstatic`` first
+    (tests/integration/test_static_files.py runs it and checks what WhiteNoise serves)."""
+    plain = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=plain):
+        yield
+
+
 @pytest.fixture
 def payment_method(db) -> PaymentMethod:
     return PaymentMethodFactory()

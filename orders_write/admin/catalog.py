@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from common.admin import LargeTableAdminMixin
 from orders_write.models import Customer, PaymentMethod, Product
 from orders_write.money import format_cents
 
@@ -15,10 +16,12 @@ class PaymentMethodInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ["name", "email", "status", "created_at"]
     list_filter = ["status"]
-    search_fields = ["name", "email"]
+    # Both served by an index: the exact email (unique), a name's beginning (customer_name).
+    search_fields = ["email__exact", "name__startswith"]
+    search_help_text = "Search by the beginning of a name (case matters) or an exact email."
     inlines = [PaymentMethodInline]
 
 

@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import ngettext
 
-from common.admin import ReadOnlyAdminMixin, UUIDSearchMixin, short_uuid
+from common.admin import LargeTableAdminMixin, ReadOnlyAdminMixin, UUIDSearchMixin, short_uuid
 from orders_write import event_log
 from orders_write.events import EVENT_TYPES
 from orders_write.models import Event
@@ -69,13 +69,14 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdminMixin, UUIDSearchMixin, admin.ModelAdmin):
+class EventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, UUIDSearchMixin, admin.ModelAdmin):
     list_display = ["position", "occurred_at", "type", "order_link", "version", "actor"]
     list_filter = [EventTypeFilter, ("occurred_at", admin.DateFieldListFilter)]
-    search_help_text = "Paste an order id to see its stream."
-    search_fields = ["type"]
+    search_help_text = "Paste an order id to see its stream, or type an event type."
+    search_fields = ["type__exact"]
+    # The (stream, version) index: a stream's events at once.
     uuid_search_field = "stream_id"
-    date_hierarchy = "occurred_at"
+    # The primary key, read backwards: the newest events first, at any log size.
     ordering = ["-position"]
     fields = [
         "position",

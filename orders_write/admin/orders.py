@@ -23,7 +23,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from common.admin import ReadOnlyAdminMixin, UUIDSearchMixin, short_uuid
+from common.admin import LargeTableAdminMixin, ReadOnlyAdminMixin, UUIDSearchMixin, short_uuid
 from orders_write.admin.events import stream_history
 from orders_write.bus import dispatch
 from orders_write.commands import Actor, ApproveOrder, CancelOrder, CommandResult
@@ -71,18 +71,20 @@ class OrderItemInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, UUIDSearchMixin, admin.ModelAdmin):
+class OrderAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, UUIDSearchMixin, admin.ModelAdmin):
     """Orders are placed by commands and only viewed here; approve and cancel dispatch commands."""
 
     list_display = ["short_id", "status", "customer_display", "total", "placed_at"]
     list_display_links = ["short_id"]
     list_filter = ["status", ("placed_at", admin.DateFieldListFilter)]
     list_select_related = ["customer"]
-    date_hierarchy = "placed_at"
+    # Each list is an index read in this order (order_placed, order_status_placed,
+    # order_email_placed), stopping at the page's last row.
     ordering = ["-placed_at", "-id"]
-    # A pasted order id is a primary-key lookup (UUIDSearchMixin); anything else, emails.
-    search_fields = ["customer__email"]
-    search_help_text = "Search by customer email, or paste a full order id."
+    # A pasted order id is a primary-key lookup (UUIDSearchMixin); anything else, an
+    # exact email (the email the order was placed with).
+    search_fields = ["customer_email__exact"]
+    search_help_text = "Search by a customer's exact email, or paste a full order id."
     list_per_page = 50
     actions = ["approve_orders", "cancel_orders"]
     inlines = [OrderItemInline]

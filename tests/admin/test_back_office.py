@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(
     ("model_name", "make", "term"),
     [
-        ("customer", lambda: CustomerFactory(email="findme@example.com"), "findme@"),
+        ("customer", lambda: CustomerFactory(email="findme@example.com"), "findme@example.com"),
         ("paymentmethod", lambda: PaymentMethodFactory(customer__email="pm@example.com"), "pm@"),
         ("product", lambda: ProductFactory(sku="FIND-ME"), "find-me"),
     ],

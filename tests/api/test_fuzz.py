@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -32,6 +33,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from orders_read import selectors
+from orders_read.stats import MAX_DAILY_RANGE_DAYS
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, CancelOrder
 from orders_write.models import Customer
@@ -175,10 +177,31 @@ def pick(value: object, choices: list, **bounds: int | None) -> object:
     return choices[bucket] if bucket < len(choices) else value
 
 
+def within_a_year(query: dict) -> None:
+    """Valid dates as a range the schema cannot state: ordered, at most a year long.
+
+    A lone ``from`` gets a ``to`` (today would be too far from most generated days).
+    Reversed and longer ranges are 400s: tests/api/test_stats_api.py.
+    """
+    days = []
+    for name in ("from", "to"):
+        try:
+            days.append(date.fromisoformat(query.get(name) or ""))
+        except (TypeError, ValueError):
+            if name == "from" or query.get(name):
+                return  # no valid "from", or an invalid "to": a negative case, as it is
+    first, last = min(days), max(days)
+    span = (last - first).days % MAX_DAILY_RANGE_DAYS or first.toordinal() % MAX_DAILY_RANGE_DAYS
+    last = date.fromordinal(min(first.toordinal() + span, date.max.toordinal()))
+    query["from"], query["to"] = first.isoformat(), last.isoformat()
+
+
 def steer(case, seeded: Seeded) -> None:
     # A cursor is opaque: only one from a `next` link means anything.
     if case.query and "cursor" in case.query:
         case.query["cursor"] = seeded.cursor
+    if case.query:
+        within_a_year(case.query)
     path = case.path_parameters or {}
     if "order_id" in path:
         path["order_id"] = pick(path["order_id"], seeded.order_ids)

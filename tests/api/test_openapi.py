@@ -20,6 +20,8 @@ OPERATIONS = {
     ("get", "/orders/dashboard"): "dashboard_list",
     ("get", "/orders/dashboard/{order_id}"): "dashboard_row",
     ("get", "/customers/{customer_id}/orders"): "customer_orders",
+    ("get", "/stats/summary"): "stats_summary",
+    ("get", "/stats/daily"): "stats_daily",
 }
 
 

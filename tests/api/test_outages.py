@@ -17,7 +17,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from config.databases import READ, WRITE, replica_aliases
+from orders_read.engine import registry
 from orders_read.engine.follower import Follower
+from orders_read.engine.status import all_statuses
 from orders_read.models import OrderSummary
 from orders_write.models import Event, Order
 from tests.conftest import ALL_ORDER_PERMISSIONS, split_only
@@ -139,10 +141,12 @@ def test_the_running_follower_restores_what_was_missed_while_the_read_server_was
     caught_up = threading.Event()
 
     def on_pass(results):
-        if OrderSummary.objects.count() == Order.objects.count():
+        rows_back = OrderSummary.objects.count() == Order.objects.count()
+        if rows_back and all(status.lag_events == 0 for status in all_statuses()):
             caught_up.set()
 
-    follower = Follower(["order_summary"], poll_interval=0.05, reconnect_delay=0.05)
+    # Every projection, as `catch_up_projections --follow` runs them.
+    follower = Follower(registry.names(), poll_interval=0.05, reconnect_delay=0.05)
     follower.on_pass = on_pass
     thread = threading.Thread(target=_run_then_close, args=(follower,), daemon=True)
     thread.start()

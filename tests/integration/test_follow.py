@@ -17,7 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 
-from orders_read.engine import upsert
+from orders_read.engine import registry, upsert
 from orders_read.engine.catchup import catch_up, get_checkpoint, read_database, record_dead_letter
 from orders_read.engine.follower import Follower
 from orders_read.engine.status import projection_status
@@ -33,11 +33,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_follower(*, poll_interval=0.05, **kwargs):
-    """Run a Follower in a thread; returns (follower, thread)."""
-    follower = Follower(
-        ["order_summary"], poll_interval=poll_interval, reconnect_delay=0.05, **kwargs
-    )
+def start_follower(*, names=("order_summary",), poll_interval=0.05, **kwargs):
+    """Run a Follower of ``names`` in a thread; returns (follower, thread)."""
+    follower = Follower(list(names), poll_interval=poll_interval, reconnect_delay=0.05, **kwargs)
 
     def run():
         try:
@@ -56,12 +54,14 @@ def stop(follower, thread):
     assert not thread.is_alive()
 
 
-def when_caught_up(flag, events=1):
+def when_caught_up(flag, events=1, names=("order_summary",)):
     """An on_pass callback that sets ``flag`` once ``events`` are in and none is lagging."""
 
     def on_pass(results):
         # Counted first: an event committed between the two reads must not pass for caught up.
-        if Event.objects.count() >= events and projection_status("order_summary").lag_events == 0:
+        if Event.objects.count() >= events and not any(
+            projection_status(name).lag_events for name in names
+        ):
             flag.set()
 
     return on_pass
@@ -188,7 +188,9 @@ def test_concurrent_placing_with_a_follower_ends_with_zero_drift(
     """Four writers and a follower at once; on SQLite also: no "database is locked"."""
     settings.ORDERS_INLINE_PROJECTION = False
     caught_up = threading.Event()
-    follower, thread = start_follower(on_pass=when_caught_up(caught_up))
+    # Every projection: verify_projections checks them all.
+    names = registry.names()
+    follower, thread = start_follower(names=names, on_pass=when_caught_up(caught_up, names=names))
 
     failures = []
 
@@ -254,7 +256,9 @@ def test_follow_command_stops_cleanly_on_sigterm(place, settings):
     try:
         assert "Following the event log" in process.stdout.readline()
         order = place()
-        assert "order_summary: 1 events read" in process.stdout.readline()
+        # One line per projection, in name order.
+        passes = [process.stdout.readline() for _ in registry.names()]
+        assert any("order_summary: 1 events read" in line for line in passes), passes
         process.send_signal(signal.SIGTERM)
         remaining, _ = process.communicate(timeout=30)
     finally:

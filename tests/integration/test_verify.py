@@ -68,6 +68,6 @@ def test_repair_re_projects_drifted_orders(place, actor):
 
     report = verify("--repair")
 
-    assert "Repaired 2 drifted order(s)" in report
+    assert "Repaired 2 drifted row(s)" in report
     assert summary_rows() == expected
     assert "No drift" in verify()
