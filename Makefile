@@ -3,7 +3,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run serve serve-proxy test lint format bench clean
+# The write side, then the read primary when it has a database of its own (its
+# replicas get their tables by streaming replication).
+MIGRATE = $(BIN)/python manage.py migrate --no-input && \
+	{ test -z "$$READ_DATABASE_URL" || $(BIN)/python manage.py migrate --no-input --database read; }
+
+.PHONY: install run serve serve-proxy test lint format bench bench-topology clean
 
 # Re-install only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -15,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 run: install
-	DEBUG=1 $(BIN)/python manage.py migrate --no-input
+	DEBUG=1 $(MIGRATE)
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
@@ -27,7 +32,7 @@ THREADS ?= 4
 GUNICORN = $(BIN)/gunicorn config.wsgi --config config/gunicorn.py --workers $(WORKERS) --worker-class gthread --threads $(THREADS)
 serve: install
 	@test -n "$$SECRET_KEY" || { echo "Set SECRET_KEY to serve with DEBUG off"; exit 1; }
-	$(BIN)/python manage.py migrate --no-input
+	$(MIGRATE)
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(GUNICORN) --bind 127.0.0.1:$(PORT)
 
@@ -37,7 +42,7 @@ serve: install
 # in PROXY_RUN_DIR (default: a new temporary directory, which also holds nginx's logs).
 serve-proxy: install
 	@test -n "$$SECRET_KEY" || { echo "Set SECRET_KEY to serve with DEBUG off"; exit 1; }
-	$(BIN)/python manage.py migrate --no-input
+	$(MIGRATE)
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	PORT=$(PORT) deploy/serve-proxy $(GUNICORN)
 
@@ -46,6 +51,12 @@ ORDERS ?= 1000000
 SECONDS ?= 6
 bench: install
 	$(BIN)/python -m bench.run --orders $(ORDERS) --seconds $(SECONDS)
+
+# The split topology (README, Scaling out): replica lag, reads from the replica, the
+# read database's outage under writers. TOPOLOGY_ORDERS seeded in each topology.
+TOPOLOGY_ORDERS ?= 20000
+bench-topology: install
+	$(BIN)/python -m bench.topology --orders $(TOPOLOGY_ORDERS) --seconds $(SECONDS)
 
 test: install
 	$(BIN)/pytest

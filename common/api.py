@@ -13,6 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from common.availability import ReadModelUnavailable, WriteSideUnavailable
+
 
 class RequestTooLarge(exceptions.APIException):
     """A body over ``settings.DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django stops reading there)."""
@@ -35,6 +37,8 @@ _CODES: list[tuple[type[exceptions.APIException], str]] = [
     (exceptions.NotAcceptable, "NOT_ACCEPTABLE"),
     (exceptions.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"),
     (exceptions.Throttled, "THROTTLED"),
+    (WriteSideUnavailable, "WRITE_SIDE_UNAVAILABLE"),
+    (ReadModelUnavailable, "READ_MODEL_UNAVAILABLE"),
 ]
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -27,6 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.availability import database_states
 from common.openapi import (
     BAD_CREDENTIALS,
     REQUEST_ID_REQUEST_HEADER,
@@ -67,6 +68,11 @@ class HealthSerializer(serializers.Serializer):
     database = serializers.ChoiceField(
         choices=["ok", "error"], required=False, help_text=f"With `{HEALTH_DETAILS_PERMISSION}`."
     )
+    databases = serializers.DictField(
+        child=serializers.ChoiceField(choices=["ok", "error"]),
+        required=False,
+        help_text='Each database by alias: "default" (the write side), "read" (the read model).',
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         # The registered details, read when the schema is made (after every ``ready()``).
@@ -79,6 +85,11 @@ class HealthSerializer(serializers.Serializer):
 class UnavailableSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["unavailable"])
     database = serializers.ChoiceField(choices=["error"])
+    databases = serializers.DictField(
+        child=serializers.ChoiceField(choices=["ok", "error"]),
+        required=False,
+        help_text="Which database is down, by alias.",
+    )
 
 
 class HealthView(APIView):
@@ -115,14 +126,16 @@ class HealthView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
+        # Each database by its alias: "default" (the write side), "read" (the read model's).
+        databases = database_states()
+        if "error" in databases.values():
+            body = {"status": "unavailable", "database": "error", "databases": databases}
+            return Response(body, status=503)
         try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-                cursor.fetchone()
             if not request.user.has_perm(HEALTH_DETAILS_PERMISSION):
                 return Response({"status": "ok"})
             details = {name: detail.read() for name, detail in _details.items()}
         except DatabaseError:
             logger.exception("Health check: database unavailable")
             return Response({"status": "unavailable", "database": "error"}, status=503)
-        return Response({"status": "ok", "database": "ok", **details})
+        return Response({"status": "ok", "database": "ok", "databases": databases, **details})

@@ -3,7 +3,13 @@
 Environment variables:
 
 - ``DATABASE_URL``: ``sqlite:///path`` (default: ``db.sqlite3`` beside ``manage.py``)
-  or ``postgres://user:password@host:port/name``.
+  or ``postgres://user:password@host:port/name``: the write side.
+- ``READ_DATABASE_URL``: the read model's own PostgreSQL (unset: ``DATABASE_URL``'s).
+- ``READ_REPLICA_URLS``: comma-separated hot standbys of the read database.
+- ``ORDERS_DB_CONNECT_TIMEOUT``: seconds before a PostgreSQL connection gives up (2).
+- ``ORDERS_REPLICA_MAX_LAG``: seconds a replica may be behind and still serve reads (5).
+- ``ORDERS_AUTH_CACHE_SECONDS``: how long an authentication is remembered for reads
+  while the write database is down (60; 0: off).
 - ``SECRET_KEY``: required to serve with ``DEBUG`` off (the WSGI and ASGI entry points check).
 - ``DEBUG``: ``1``/``true`` to enable; off by default.
 - ``ALLOWED_HOSTS``: comma-separated (default ``127.0.0.1,localhost``).
@@ -31,8 +37,9 @@ import ipaddress
 import os
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from config.databases import database_settings, replica_aliases
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -134,27 +141,9 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=60,
-        conn_health_checks=True,
-    )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Tuned for a web server: WAL lets readers run beside the writer, the busy
-    # timeout makes a second writer wait instead of failing, and IMMEDIATE
-    # transactions take the write lock at BEGIN, so two requests never deadlock
-    # upgrading read locks ("database is locked").
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-    }
-    # A file, not Django's shared in-memory database: tests that run threads or a
-    # second process then see the same locking (WAL, busy timeout) as production.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+# The write side, and optionally the read primary and its replicas (config/databases.py).
+DATABASES = database_settings(os.environ, BASE_DIR)
+DATABASE_ROUTERS = ["config.router.DatabaseRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -185,8 +174,9 @@ STORAGES = {
 REST_FRAMEWORK = {
     # Token first: an anonymous API client gets 401 with a WWW-Authenticate header.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # DRF's, remembered for reads during a write-side outage (common/authentication.py).
+        "common.authentication.CachedTokenAuthentication",
+        "common.authentication.CachedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -286,3 +276,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# Hot standbys of the read database that dashboard reads may use (config/databases.py),
+# and how far behind, in seconds, one may be before reads skip it for the read primary.
+ORDERS_READ_REPLICAS = replica_aliases(DATABASES)
+ORDERS_REPLICA_MAX_LAG = float(os.environ.get("ORDERS_REPLICA_MAX_LAG", 5))
+# How long (seconds) a token or session that authenticated is remembered, for dashboard
+# reads while the write database is down; 0 turns it off (common/authentication.py).
+ORDERS_AUTH_CACHE_SECONDS = int(os.environ.get("ORDERS_AUTH_CACHE_SECONDS", 60))

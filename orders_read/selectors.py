@@ -71,6 +71,7 @@ def summary_at_version(
     min_version: int,
     timeout: float,
     queryset: QuerySet[OrderSummary] | None = None,
+    replica: str | None = None,
 ) -> VersionedRead:
     """The order's summary once it reflects ``min_version``, waiting up to ``timeout`` s.
 
@@ -83,11 +84,27 @@ def summary_at_version(
     read that finds every wait slot of the process taken (``ORDERS_MAX_WAITING_READS``).
     Otherwise the row is polled with backoff until it catches up or time runs out;
     then the answer is what the read model has (possibly nothing), ``current=False``.
+    With a ``replica`` (an alias), its row is read first, and the read primary's only
+    when the replica's is older than ``min_version``.
     """
-    read = _wait_for_version(order_id, min_version, timeout)
+    read = _on_replica(replica, order_id, min_version)
+    if read is None:
+        read = _wait_for_version(order_id, min_version, timeout)
     if queryset is not None and queryset.query.has_filters() and read.row is not None:
-        return VersionedRead(queryset.filter(pk=order_id).first(), read.current)
+        # Filtered where the row was found: a replica's row, or the primary's.
+        filtered = queryset.using(read.row._state.db).filter(pk=order_id).first()
+        return VersionedRead(filtered, read.current)
     return read
+
+
+def _on_replica(replica: str | None, order_id: UUID, min_version: int) -> VersionedRead | None:
+    """The replica's row if it already reflects ``min_version``, else None."""
+    if replica is None:
+        return None
+    row = OrderSummary.objects.using(replica).filter(pk=order_id).first()
+    if row is not None and row.version >= min_version:
+        return VersionedRead(row, current=True)
+    return None
 
 
 def _wait_for_version(order_id: UUID, min_version: int, timeout: float) -> VersionedRead:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
+from django.db import router, transaction
 
 from orders_read.models import DASHBOARD_FIELDS, HIGH_VALUE_CENTS, OrderSummary
 from orders_read.order_summary.projection import order_summary
@@ -98,6 +98,6 @@ def find_drift(batch_size: int = 2000) -> Iterator[Drift]:
 
 def repair(drift: Drift) -> None:
     """Drop the order's row and re-project it from its events."""
-    with transaction.atomic():
+    with transaction.atomic(using=router.db_for_write(OrderSummary)):
         OrderSummary.objects.filter(order_id=drift.order_id).delete()
         order_summary.apply(list(event_log.records(event_log.stream(drift.order_id))))

@@ -1,6 +1,7 @@
 """The dashboard: read-model rows only, never the write tables."""
 
 import uuid
+from functools import cached_property
 from typing import Any
 
 from django.db.models import QuerySet
@@ -13,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.api import error_body, has_perm
+from common.availability import ReadsTheReadModel
 from common.openapi import (
     NOT_FOUND,
     QUERY_VALIDATION_ERROR,
@@ -24,6 +26,7 @@ from orders_read.filters import OrderSummaryFilter
 from orders_read.models import OrderSummary
 from orders_read.pagination import DashboardPagination
 from orders_read.rendering import ValuesListMixin
+from orders_read.replicas import replica_for_reads
 from orders_read.selectors import summary_at_version
 from orders_read.serializers import OrderSummarySerializer
 
@@ -81,6 +84,18 @@ _LIST_DESCRIPTION = (
 )
 
 
+class ReadsFromAReplica:
+    """The rows from a hot standby when one is fit to serve them (``orders_read.replicas``)."""
+
+    @cached_property
+    def replica(self) -> str | None:
+        return replica_for_reads()
+
+    def get_queryset(self) -> QuerySet[OrderSummary]:
+        queryset = super().get_queryset()  # type: ignore[misc]
+        return queryset.using(self.replica) if self.replica else queryset
+
+
 @extend_schema_view(
     list=extend_schema(
         operation_id="dashboard_list",
@@ -131,7 +146,9 @@ _LIST_DESCRIPTION = (
         ),
     ),
 )
-class OrderDashboardViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
+class OrderDashboardViewSet(
+    ReadsTheReadModel, ReadsFromAReplica, ValuesListMixin, viewsets.ReadOnlyModelViewSet
+):
     """``GET /orders/dashboard`` (filtered, cursor-paged) and ``/orders/dashboard/{id}``."""
 
     queryset = OrderSummary.objects.all()
@@ -160,6 +177,7 @@ class OrderDashboardViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
             min_version=min_version,
             timeout=query.validated_data["wait"] / 1000,
             queryset=self.filter_queryset(self.get_queryset()),
+            replica=self.replica,
         )
         headers = {} if read.current else {STALE_HEADER: "true"}
         if read.row is None:
@@ -195,7 +213,9 @@ class OrderDashboardViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
         ),
     )
 )
-class CustomerOrdersApi(ValuesListMixin, generics.ListAPIView):
+class CustomerOrdersApi(
+    ReadsTheReadModel, ReadsFromAReplica, ValuesListMixin, generics.ListAPIView
+):
     """``GET /customers/{id}/orders``: one customer's orders, from the read model."""
 
     serializer_class = OrderSummarySerializer

@@ -19,6 +19,7 @@ from uuid import UUID
 
 import orjson
 from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BooleanField, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
@@ -113,19 +114,24 @@ def headers(events: EventQuerySet) -> list[EventRecord]:
     ]
 
 
-def _db_alias() -> str:
-    return router.db_for_read(Event)
+def database() -> BaseDatabaseWrapper:
+    """The connection to the database the log is appended to (the write side)."""
+    return connections[router.db_for_write(Event)]
 
 
 def is_postgresql() -> bool:
-    return connections[_db_alias()].vendor == "postgresql"
+    return database().vendor == "postgresql"
 
 
 def safe_horizon() -> int | None:
-    """Transaction ids below this one have all finished; None where writers are serialized."""
+    """Transaction ids below this one have all finished; None where writers are serialized.
+
+    Taken on the write database, where the events are appended: transaction ids of
+    another server (the read database) say nothing about the log's writers.
+    """
     if not is_postgresql():
         return None
-    with connections[_db_alias()].cursor() as cursor:
+    with database().cursor() as cursor:
         cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
         return cursor.fetchone()[0]
 
@@ -148,7 +154,7 @@ def snapshot() -> str | None:
     """
     if not is_postgresql():
         return None
-    with connections[_db_alias()].cursor() as cursor:
+    with database().cursor() as cursor:
         cursor.execute("SELECT pg_current_snapshot()::text")
         return cursor.fetchone()[0]
 

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import error_response, has_perm
+from common.availability import WritesTheWriteSide
 from orders_write import idempotency
 from orders_write.bus import dispatch
 from orders_write.commands import (
@@ -81,7 +82,7 @@ def parse_order_id(value: str) -> uuid.UUID | None:
         return None
 
 
-class CommandApi(APIView):
+class CommandApi(WritesTheWriteSide, APIView):
     """Dispatches one command per request, idempotently when the client sends a key."""
 
     success_status = status.HTTP_200_OK

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection, connections
 from django.test import Client, TestCase, override_settings
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from config.databases import READ, replica_aliases
 from orders_read.engine import inline
 from orders_write.bus import dispatch
 from orders_write.commands import Actor, OrderLine, PlaceOrder
@@ -32,18 +36,60 @@ def postgres_only(reason: str) -> pytest.MarkDecorator:
     )
 
 
+def split_only(reason: str) -> pytest.MarkDecorator:
+    """Skip unless the read model has a PostgreSQL of its own (the split topology)."""
+    return pytest.mark.skipif(
+        READ not in settings.DATABASES or connections[READ].vendor != "postgresql",
+        reason=f"split topology only (READ_DATABASE_URL on PostgreSQL): {reason}",
+    )
+
+
+def replicas_only(reason: str) -> pytest.MarkDecorator:
+    """Skip unless hot standbys of the read database are configured (READ_REPLICA_URLS)."""
+    return pytest.mark.skipif(
+        not replica_aliases(settings.DATABASES),
+        reason=f"needs READ_REPLICA_URLS (a streaming replica): {reason}",
+    )
+
+
 requires_postgres = postgres_only(
     "row locks under concurrent transactions (SQLite serializes writers)"
 )
 
 
-def database_url_for_subprocess() -> str:
-    """The test database as a ``DATABASE_URL``, for a server the test runs in a subprocess."""
-    params = connection.settings_dict
-    if connection.vendor == "postgresql":
+def database_url_for_subprocess(alias: str = "default") -> str:
+    """A test database as a ``DATABASE_URL``, for a server the test runs in a subprocess."""
+    params = connections[alias].settings_dict
+    if connections[alias].vendor == "postgresql":
         credentials = f"{quote(params['USER'], safe='')}:{quote(params['PASSWORD'] or '', safe='')}"
         return f"postgres://{credentials}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
     return f"sqlite:///{params['NAME']}"
+
+
+def databases_for_subprocess() -> dict[str, str]:
+    """The environment that gives a subprocess the test databases, split topology included."""
+    environ = {"DATABASE_URL": database_url_for_subprocess()}
+    if READ in settings.DATABASES:
+        environ["READ_DATABASE_URL"] = database_url_for_subprocess(READ)
+    replicas = replica_aliases(settings.DATABASES)
+    environ["READ_REPLICA_URLS"] = ",".join(map(database_url_for_subprocess, replicas))
+    return environ
+
+
+@contextmanager
+def all_queries() -> Iterator[list[dict]]:
+    """The queries run in the block on the write database and the read primary."""
+    captured: list[dict] = []
+    aliases = [
+        alias for alias in settings.DATABASES if alias not in replica_aliases(settings.DATABASES)
+    ]
+    contexts = [CaptureQueriesContext(connections[alias]) for alias in aliases]
+    with ExitStack() as stack:
+        for context in contexts:
+            stack.enter_context(context)
+        yield captured
+    for context in contexts:
+        captured.extend(context.captured_queries)
 
 
 class RunsCommitHooks:
@@ -74,6 +120,87 @@ def projecting(place: Callable[..., Order]) -> Callable[..., Order]:
             return place(*quantities)
 
     return place_and_project
+
+
+def pytest_collection_modifyitems(items):
+    """With more than one database, a test that uses one may use them all, replicas aside.
+
+    The read model lives in another database than the write side (``READ_DATABASE_URL``):
+    a test that places an order and reads the dashboard touches both, and each is then
+    wrapped in the test's transaction (or flushed after a transactional test). A replica
+    is read-only and sees only committed rows: a test that reads one asks for it
+    (``databases="__all__"``), and the others read the primary.
+    """
+    if len(settings.DATABASES) == 1:
+        return
+    primaries = [
+        alias for alias in settings.DATABASES if alias not in replica_aliases(settings.DATABASES)
+    ]
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None:
+            if "databases" not in marker.kwargs:
+                item.add_marker(
+                    pytest.mark.django_db(*marker.args, **marker.kwargs, databases=primaries),
+                    append=False,
+                )
+        elif {"db", "transactional_db"} & set(getattr(item, "fixturenames", ())):
+            transactional = "transactional_db" in item.fixturenames
+            item.add_marker(
+                pytest.mark.django_db(transaction=transactional, databases=primaries),
+                append=False,
+            )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """Point each replica back at its standby, at the read primary's test database.
+
+    A standby cannot create a database: in tests a replica alias mirrors the read
+    primary (``TEST["MIRROR"]``), which would make it the primary itself. Streaming
+    replication copies every database of the read cluster, the test one included, so
+    the replica alias keeps its own server and reads the test database's name there.
+    """
+    for alias in replica_aliases(settings.DATABASES):
+        mirrored = connections[alias].settings_dict
+        standby = settings.DATABASES[alias]
+        if standby is not mirrored:
+            standby["NAME"] = mirrored["NAME"]
+            connections[alias].close()
+            connections[alias].settings_dict = standby
+            _wait_for_replay(alias)
+    yield
+
+
+def _wait_for_replay(alias: str, timeout: float = 60.0) -> None:
+    """Wait until the standby has replayed the test database and its tables."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM orders_read_projectioncheckpoint")
+            return
+        except DatabaseError:
+            connections[alias].close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.fixture(autouse=True)
+def replicas_for_tests_that_ask(request):
+    """Reads go to a replica only in a test that asks for replicas (``databases="__all__"``).
+
+    A standby sees committed rows only, so such a test is transactional; every other test
+    reads the primary.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    asked = marker is not None and marker.kwargs.get("databases") == "__all__"
+    if asked or not replica_aliases(settings.DATABASES):
+        yield
+        return
+    with override_settings(ORDERS_READ_REPLICAS=[]):
+        yield
 
 
 @pytest.fixture(autouse=True)

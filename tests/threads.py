@@ -3,7 +3,7 @@
 import threading
 import time
 
-from django.db import connection
+from django.db import connections
 
 
 def wait_until(condition, timeout=10.0):
@@ -29,7 +29,7 @@ class InThread(threading.Thread):
         except BaseException as exc:  # surfaced by outcome()
             self.error = exc
         finally:
-            connection.close()
+            connections.close_all()
 
     def outcome(self, timeout=30):
         self.join(timeout)

@@ -1,7 +1,14 @@
 """Catch-up: projections read the event log after their checkpoint, in batches.
 
-Each batch is applied and the checkpoint moved in one transaction, so a crash
-anywhere leaves rows and checkpoint agreeing. An event a projection cannot apply is
+The log is read from the write database; rows and checkpoints live in the read
+database (the same one unless ``READ_DATABASE_URL`` is set). Each batch is applied
+and the checkpoint moved in one transaction there, so a crash anywhere leaves rows
+and checkpoint agreeing. The checkpoint moves by compare-and-set on the position the
+batch was read after, first thing in that transaction: of two appliers that read the
+same checkpoint (two followers that both believe they hold the lock, a follower and
+a manual ``catch_up_projections``), the second waits on the first's row lock, finds
+the checkpoint moved, rolls back and reads on from the new one. A batch is applied
+once whatever locks the callers think they hold. An event a projection cannot apply is
 recorded as a dead letter and the others go on; dead letters are retried at the
 start of every pass, and a retry that succeeds re-projects the event's whole
 stream, so later events of that order that depended on it are applied too.
@@ -17,7 +24,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
 from django.utils import timezone
 
@@ -45,6 +53,11 @@ class PassResult:
     retried: int = 0
     recovered: int = 0
     checkpoint: LogPosition = event_log.START
+
+
+def read_database() -> BaseDatabaseWrapper:
+    """The connection to the database that holds the read model and its checkpoints."""
+    return connections[router.db_for_write(ProjectionCheckpoint)]
 
 
 def get_checkpoint(name: str) -> LogPosition:
@@ -81,13 +94,15 @@ def record_dead_letter(projection: str, event: AnyEvent, error: Exception) -> No
         )
 
 
-def current_session() -> object:
-    """The open database connection (opened if need be), to ask ``session_lost`` about."""
+def current_session(connection: BaseDatabaseWrapper | None = None) -> object:
+    """The open session of ``connection`` (the read database's by default), opened if
+    need be, to ask ``session_lost`` about."""
+    connection = connection or read_database()
     connection.ensure_connection()
     return connection.connection
 
 
-def session_lost(session: object) -> bool:
+def session_lost(session: object, connection: BaseDatabaseWrapper | None = None) -> bool:
     """Whether ``session`` is gone (a restart, a failover, a terminated backend).
 
     Asked after a failure: then no event is at fault, and dead-lettering would blame
@@ -95,8 +110,9 @@ def session_lost(session: object) -> bool:
     follower's lock). Django may already have replaced it (an outermost atomic block
     reconnects when its rollback fails), hence "the same connection, still usable"
     rather than the error's class: an ``OperationalError`` can also be an event's own
-    (a value over an index's size limit).
+    (a value over an index's size limit). ``connection``: the read database's by default.
     """
+    connection = connection or read_database()
     return connection.connection is not session or not connection.is_usable()
 
 
@@ -113,12 +129,13 @@ def apply_batch(
     events = projection.handled(events)
     if not events:
         return 0
-    session = current_session()
+    database = read_database()
+    session = current_session(database)
     try:
-        with transaction.atomic():
+        with transaction.atomic(using=database.alias):
             return projection.apply(events, tables)
     except Exception:
-        if session_lost(session):
+        if session_lost(session, database):
             raise
         # Slower, but a poison event is isolated and the rest still applies.
         logger.warning(
@@ -130,7 +147,7 @@ def apply_batch(
         written = 0
         for event in events:
             try:
-                with transaction.atomic():
+                with transaction.atomic(using=database.alias):
                     written += projection.apply([event], tables)
             except Exception as error:
                 on_failure(event, error)
@@ -142,17 +159,18 @@ def retry_dead_letters(projection: Projection, result: PassResult) -> None:
     by_stream: dict[object, list[DeadLetter]] = defaultdict(list)
     for letter in DeadLetter.objects.filter(projection=projection.name):
         by_stream[letter.stream_id].append(letter)
+    database = read_database()
     for stream_id, letters in by_stream.items():
         result.retried += len(letters)
-        session = current_session()
+        session = current_session(database)
         try:
-            with transaction.atomic():
+            with transaction.atomic(using=database.alias):
                 events = event_log.records(event_log.stream(stream_id))
                 projection.apply(projection.handled(events))
                 DeadLetter.objects.filter(pk__in=[letter.pk for letter in letters]).delete()
             result.recovered += len(letters)
         except Exception as error:
-            if session_lost(session):
+            if session_lost(session, database):
                 raise
             logger.warning(
                 "Dead letters of stream %s still fail in %s: %r", stream_id, projection.name, error
@@ -173,26 +191,43 @@ def catch_up(projection: Projection, *, batch_size: int = DEFAULT_BATCH_SIZE) ->
         record_dead_letter(projection.name, event, error)
         result.dead_lettered += 1
 
+    database = read_database()
     while True:
-        with transaction.atomic():
-            # The lock makes concurrent runners take turns batch by batch.
-            checkpoint = ProjectionCheckpoint.objects.select_for_update().get(name=projection.name)
-            position = LogPosition(checkpoint.transaction_id, checkpoint.position)
-            batch = list(event_log.records(event_log.after(position, horizon)[:batch_size]))
-            if not batch:
-                result.checkpoint = position
-                return result
-            with tracing.span(
+        position = get_checkpoint(projection.name)
+        batch = list(event_log.records(event_log.after(position, horizon)[:batch_size]))
+        if not batch:
+            result.checkpoint = position
+            return result
+        last = event_log.position_of(batch[-1])
+        with (
+            transaction.atomic(using=database.alias),
+            tracing.span(
                 f"catch up {projection.name}",
                 links=event_log.metadata_of(batch) if tracing.active() else (),
                 attributes={"orders.events": len(batch)},
-            ):
-                result.rows_written += apply_batch(projection, batch, dead_letter)
-            last = event_log.position_of(batch[-1])
-            checkpoint.transaction_id, checkpoint.position = last
-            checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])
+            ),
+        ):
+            if not move_checkpoint(projection.name, position, last):
+                # Another applier took this batch: read on from where it got to.
+                continue
+            result.rows_written += apply_batch(projection, batch, dead_letter)
         result.events += len(batch)
         result.checkpoint = last
+
+
+def move_checkpoint(name: str, expected: LogPosition, new: LogPosition) -> bool:
+    """Move the checkpoint from ``expected`` to ``new``; False if it is not at ``expected``.
+
+    Call it first in the transaction that applies the events up to ``new``: the update
+    holds the checkpoint's row lock until that transaction ends, so a concurrent
+    applier of the same batch waits here and, once this one commits, finds the
+    checkpoint moved (PostgreSQL re-checks the condition on the updated row). Should
+    this one roll back, the other moves it and applies the batch instead.
+    """
+    moved = ProjectionCheckpoint.objects.filter(
+        name=name, transaction_id=expected.transaction_id, position=expected.position
+    ).update(transaction_id=new.transaction_id, position=new.position, updated_at=timezone.now())
+    return moved == 1
 
 
 def catch_up_all(

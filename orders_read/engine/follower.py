@@ -7,9 +7,15 @@ beside ``--follow --projection order_summary``) both run, and take turns batch b
 batch on each checkpoint's row lock, so neither applies a batch twice. (On SQLite
 writers are serialized and each batch re-reads the checkpoint under the write lock.)
 
-The lock and the LISTEN belong to one database session. When that session is lost
-(a restart, a failover, a terminated backend), idle or mid-batch, the follower
-closes it, and a new session takes the lock and LISTENs again before any batch.
+The lock and the LISTEN belong to one session on the write database: the database
+that NOTIFYs at each commit, whatever the topology (a hot standby refuses LISTEN, and
+PgBouncer in transaction pooling mode breaks both LISTEN and session advisory locks:
+connect the follower directly or through session pooling). Batches are written to
+the read database, where the checkpoint's compare-and-set (``catchup``) stops a
+batch from being applied twice even should two followers both believe they hold the
+lock. When either session is lost (a restart, a failover, a terminated backend),
+idle or mid-batch, the follower closes both, and a new session takes the lock and
+LISTENs again before any batch.
 """
 
 from __future__ import annotations
@@ -21,14 +27,17 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from django.db import Error, connection
+from django.db import Error
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from orders_read.engine.catchup import (
     DEFAULT_BATCH_SIZE,
     PassResult,
     catch_up_all,
+    read_database,
     session_lost,
 )
+from orders_write import event_log
 from orders_write.event_log import NOTIFY_CHANNEL
 
 if TYPE_CHECKING:
@@ -67,10 +76,15 @@ class Follower:
         self.stop = stop or threading.Event()
         self.on_pass = on_pass
         self.on_standby = on_standby
-        self.postgresql = connection.vendor == "postgresql"
+        self.postgresql = self.connection.vendor == "postgresql"
         self.lock_key = _lock_key(self.names)
         # The psycopg connection that holds the lock and the LISTEN.
         self.session: psycopg.Connection | None = None
+
+    @property
+    def connection(self) -> BaseDatabaseWrapper:
+        """The write database (this thread's connection): it NOTIFYs as events are appended."""
+        return event_log.database()
 
     def run(self) -> None:
         """Follow until ``stop`` is set; returns after releasing the lock.
@@ -89,7 +103,8 @@ class Follower:
                 return
             except Error:  # DatabaseError and InterfaceError alike
                 logger.exception("Follower lost the database; reconnecting in %.1f s", delay)
-                connection.close()
+                self.connection.close()
+                read_database().close()
                 self.stop.wait(delay)
                 delay = min(delay * 2, MAX_RECONNECT_DELAY)
 
@@ -112,10 +127,10 @@ class Follower:
             return True
         announced = False
         while not self.stop.is_set():
-            with connection.cursor() as cursor:
+            with self.connection.cursor() as cursor:
                 cursor.execute("SELECT pg_try_advisory_lock(1, %s)", [self.lock_key])
                 if cursor.fetchone()[0]:
-                    self.session = connection.connection
+                    self.session = self.connection.connection
                     return True
             if not announced:
                 logger.info("Another follower holds %s; waiting as a hot standby", self.names)
@@ -127,10 +142,10 @@ class Follower:
 
     def _release(self) -> None:
         # A lost session took its lock and LISTEN with it: nothing to release there.
-        if not self.postgresql or session_lost(self.session):
+        if not self.postgresql or session_lost(self.session, self.connection):
             return
         try:
-            with connection.cursor() as cursor:
+            with self.connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock_all()")
                 cursor.execute(f"UNLISTEN {NOTIFY_CHANNEL}")
         except Error:
@@ -139,7 +154,7 @@ class Follower:
 
     def _listen(self) -> None:
         if self.postgresql:
-            with connection.cursor() as cursor:
+            with self.connection.cursor() as cursor:
                 cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
 
     def _wait(self) -> None:
@@ -155,7 +170,7 @@ class Follower:
         # waits on the session that LISTENs, not on whatever Django holds now: should
         # Django have replaced it (it reconnects on its own after some failures), the
         # closed session raises, and the follower reconnects and LISTENs again.
-        with connection.wrap_database_errors:
+        with self.connection.wrap_database_errors:
             while not self.stop.is_set():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

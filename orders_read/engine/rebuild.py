@@ -302,15 +302,8 @@ def _rebuild(
         end = event_log.safe_end()
         events = event_log.up_to(end).filter(type__in=stored_names(projection.event_types))
         total = events.count()
-        # PostgreSQL streams a server-side cursor inside a transaction; SQLite streams
-        # in autocommit (a transaction there would hold the write lock throughout).
-        streaming = (
-            transaction.atomic(using=connection.alias)
-            if connection.vendor == "postgresql"
-            else contextlib.nullcontext()
-        )
         folded = None
-        if set_based and connection.vendor == "postgresql":
+        if set_based and can_fold_in_sql(connection):
             folded = _fold_in_sql(connection, projection, tables, end)
         if folded is not None:
             result.method = "sql"
@@ -322,7 +315,7 @@ def _rebuild(
             replay = Replay(
                 projection, tables, events, total, batch_size, progress, result.failures
             )
-            with streaming:
+            with _streaming(connection):
                 result.rows = _fold_into(replay)
             result.events = replay.done
         _add_indexes(connection, tables)
@@ -334,6 +327,26 @@ def _rebuild(
         raise
     result.seconds = time.monotonic() - started
     return result
+
+
+def can_fold_in_sql(connection: BaseDatabaseWrapper) -> bool:
+    """Whether one SQL statement can read the log and write the copies: the same PostgreSQL."""
+    return connection.vendor == "postgresql" and event_log.database().alias == connection.alias
+
+
+def _streaming(connection: BaseDatabaseWrapper) -> contextlib.AbstractContextManager:
+    """Where a Python fold runs: the log streamed, the copies written, each in one transaction.
+
+    PostgreSQL streams a server-side cursor inside a transaction (outside one, it would
+    materialize the whole result first), on the write database whichever database the
+    copies are on. SQLite streams in autocommit (a transaction there would hold the
+    write lock throughout).
+    """
+    stack = contextlib.ExitStack()
+    for database in dict.fromkeys([event_log.database().alias, connection.alias]):
+        if connections[database].vendor == "postgresql":
+            stack.enter_context(transaction.atomic(using=database))
+    return stack
 
 
 def _add_indexes(connection: BaseDatabaseWrapper, tables: Tables) -> None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from django.db import transaction
+from django.db import router, transaction
 
 from orders_read.engine.projection import AnyEvent, Projection
 from orders_read.models import ProjectionCheckpoint
@@ -67,7 +67,7 @@ def advance_over_reflected(projection: Projection) -> LogPosition | None:
     Returns the new checkpoint, or None when it did not move (another runner holds the
     checkpoint, or the next safe event is not reflected).
     """
-    with transaction.atomic():
+    with transaction.atomic(using=router.db_for_write(ProjectionCheckpoint)):
         checkpoint = (
             ProjectionCheckpoint.objects.select_for_update(skip_locked=True)
             .filter(name=projection.name)

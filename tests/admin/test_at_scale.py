@@ -5,13 +5,12 @@ queries that make them."""
 import re
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from common.admin import COUNT_LIMIT, EstimatedCountPaginator
+from orders_read.engine.catchup import read_database
 from orders_read.models import OrderSummary
-from tests.conftest import postgres_only
+from tests.conftest import all_queries, postgres_only
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +24,7 @@ LISTS = {
 
 
 def list_queries(client, url, **query):
-    with CaptureQueriesContext(connection) as queries:
+    with all_queries() as queries:
         response = client.get(url, query)
     assert response.status_code == 200
     return [q["sql"] for q in queries]
@@ -76,9 +75,9 @@ def test_an_unfiltered_list_reports_the_planners_estimate(place, monkeypatch):
     monkeypatch.setattr(common_admin, "COUNT_LIMIT", 2)
     for _ in range(5):
         place(1)
-    with connection.cursor() as cursor:
+    with read_database().cursor() as cursor:
         cursor.execute("ANALYZE orders_read_ordersummary")
-    with CaptureQueriesContext(connection) as queries:
+    with all_queries() as queries:
         count = EstimatedCountPaginator(OrderSummary.objects.all(), 50).count
     assert count == 5
     assert not any("COUNT(" in q["sql"].upper() for q in queries)

@@ -5,9 +5,7 @@ import json
 import uuid
 
 import pytest
-from django.db import connection
 from django.test import TestCase
-from django.test.utils import CaptureQueriesContext
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
@@ -15,6 +13,7 @@ from orders_read.models import OrderSummary
 from orders_read.serializers import OrderSummarySerializer
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, CancelOrder
+from tests.conftest import all_queries
 from tests.factories import PaymentMethodFactory
 
 pytestmark = pytest.mark.django_db
@@ -66,9 +65,9 @@ def test_lists_rows_newest_first(api_client, history, path):
 
 
 def test_reads_only_the_read_model(api_client, history):
-    with CaptureQueriesContext(connection) as queries:
+    with all_queries() as queries:
         api_client.get("/orders/dashboard")
-    tables = " ".join(query["sql"] for query in queries.captured_queries)
+    tables = " ".join(query["sql"] for query in queries)
     assert "orders_read_ordersummary" in tables
     assert "orders_write_" not in tables
 
@@ -209,7 +208,7 @@ def test_a_cursor_page_reads_from_the_key_without_an_offset(api_client, place):
     for _ in range(4):
         place(1)
     first = api_client.get("/orders/dashboard?page_size=2").json()
-    with CaptureQueriesContext(connection) as queries:
+    with all_queries() as queries:
         api_client.get(first["next"])
     page_query = [query["sql"] for query in queries if "ordersummary" in query["sql"]][-1]
     assert "OFFSET" not in page_query.upper()

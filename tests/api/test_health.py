@@ -46,8 +46,8 @@ def test_only_users_allowed_to_read_the_read_model_get_the_details(monitor, plac
     assert {name: sorted(answer.json()) for name, answer in answers.items()} == {
         "anonymous": ["status"],
         "a user without the permission": ["status"],
-        "the monitor, by token": ["database", "projections", "status"],
-        "the monitor, by session": ["database", "projections", "status"],
+        "the monitor, by token": ["database", "databases", "projections", "status"],
+        "the monitor, by session": ["database", "databases", "projections", "status"],
     }
 
 
@@ -78,7 +78,12 @@ def test_a_lost_database_is_a_503_for_every_caller(monitor, caller, monkeypatch)
     monkeypatch.setattr(connection, "cursor", refuse)  # every query fails from here on
     response = client.get("/health")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "error"}
+    body = response.json()
+    assert (body["status"], body["database"], body["databases"]["default"]) == (
+        "unavailable",
+        "error",
+        "error",
+    )
 
 
 def test_an_app_adds_a_detail_by_registering_it_the_view_names_no_app(monitor, monkeypatch):
@@ -94,4 +99,4 @@ def test_an_app_adds_a_detail_by_registering_it_the_view_names_no_app(monitor, m
 
     assert (body["answer"], "projections" in body) == (42, True)
     properties = schema["components"]["schemas"]["Health"]["properties"]
-    assert list(properties) == ["status", "database", "projections", "answer"]
+    assert list(properties) == ["status", "database", "databases", "projections", "answer"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rest_framework.authtoken.models import Token
 
-from tests.conftest import ALL_ORDER_PERMISSIONS, database_url_for_subprocess
+from tests.conftest import ALL_ORDER_PERMISSIONS, databases_for_subprocess
 from tests.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ def run_requests(log_format, token, body):
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url_for_subprocess(),
+        **databases_for_subprocess(),
         "LOG_FORMAT": log_format,
         "LOG_LEVEL": "INFO",
     }

@@ -3,13 +3,12 @@
 import time
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from orders_read import selectors
 from orders_read.engine.inline import apply_events
 from orders_read.models import OrderSummary
 from orders_write.models import Event
+from tests.conftest import all_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -58,11 +57,11 @@ def test_with_the_inline_projection_the_write_is_readable_at_once(api_client, or
 
 def test_a_current_row_costs_one_query(api_client, order_body):
     placed = api_client.post("/orders", order_body, format="json").json()["data"]
-    with CaptureQueriesContext(connection) as queries:
+    with all_queries() as queries:
         detail(api_client, placed["order_id"], min_version=1)
-    summary_queries = [q for q in queries.captured_queries if "ordersummary" in q["sql"]]
+    summary_queries = [q for q in queries if "ordersummary" in q["sql"]]
     assert len(summary_queries) == 1
-    assert all("orders_write_" not in q["sql"] for q in queries.captured_queries)
+    assert all("orders_write_" not in q["sql"] for q in queries)
 
 
 def test_without_the_inline_projection_a_new_order_times_out_as_404(
@@ -173,7 +172,7 @@ def test_the_poll_backs_off_and_never_overruns_the_wait(db, monkeypatch):
     monkeypatch.setattr(selectors, "sleep", fake_sleep)
     # The version exists in the log; only the read model is behind.
     monkeypatch.setattr(selectors, "log_has_version", lambda order_id, version: True)
-    with CaptureQueriesContext(connection) as queries:
+    with all_queries() as queries:
         read = selectors.summary_at_version(
             "00000000-0000-0000-0000-000000000001", min_version=1, timeout=2.0
         )

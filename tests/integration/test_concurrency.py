@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connections
 
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, CancelOrder
@@ -24,7 +24,7 @@ def run_concurrently(*commands, actor):
             barrier.wait(timeout=10)
             results[index] = dispatch(command, actor=actor)
         finally:
-            connection.close()
+            connections.close_all()
 
     threads = [
         threading.Thread(target=worker, args=(index, command))

@@ -15,10 +15,10 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 
 from orders_read.engine import registry, upsert
-from orders_read.engine.catchup import catch_up, get_checkpoint, record_dead_letter
+from orders_read.engine.catchup import catch_up, get_checkpoint, read_database, record_dead_letter
 from orders_read.engine.follower import Follower
 from orders_read.engine.status import projection_status
 from orders_read.models import DeadLetter, OrderSummary
@@ -26,7 +26,7 @@ from orders_read.order_summary.projection import order_summary
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, OrderLine, PlaceOrder
 from orders_write.models import Event
-from tests.conftest import database_url_for_subprocess, postgres_only
+from tests.conftest import databases_for_subprocess, postgres_only
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +41,7 @@ def start_follower(*, names=("order_summary",), poll_interval=0.05, **kwargs):
         try:
             follower.run()
         finally:
-            connection.close()
+            connections.close_all()
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -80,8 +80,8 @@ def test_follower_applies_events_as_they_commit(place, settings):
     assert set(OrderSummary.objects.values_list("order_id", flat=True)) == {o.id for o in orders}
 
 
-def pg_connect():
-    params = connection.settings_dict
+def pg_connect(alias="default"):
+    params = connections[alias].settings_dict
     return psycopg.connect(
         dbname=params["NAME"],
         user=params["USER"],
@@ -212,7 +212,7 @@ def test_concurrent_placing_with_a_follower_ends_with_zero_drift(
         except Exception as error:  # e.g. "database is locked": the test must see it
             failures.append(error)
         finally:
-            connection.close()
+            connections.close_all()
 
     writers = [threading.Thread(target=writer, args=(seed,)) for seed in range(4)]
     try:
@@ -237,7 +237,7 @@ def test_follow_command_stops_cleanly_on_sigterm(place, settings):
     settings.ORDERS_INLINE_PROJECTION = False
     # On PostgreSQL, with a 30 s poll interval, only the NOTIFY can wake it in time.
     poll_interval = "30" if connection.vendor == "postgresql" else "0.1"
-    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **databases_for_subprocess(), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -325,10 +325,16 @@ class Passes:
         return True
 
 
-def terminate(pid):
+def terminate(pid, alias="default"):
     """End a backend from another session, and wait until it is gone."""
-    with pg_connect() as admin:
+    with pg_connect(alias) as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s, 10000)", [pid]).fetchone()[0]
+
+
+def terminate_read_session():
+    """End the session this thread writes the read model on (the write session if shared)."""
+    database = read_database()
+    terminate(database.connection.info.backend_pid, database.alias)
 
 
 def holds_advisory_lock(pid):
@@ -380,7 +386,7 @@ def test_a_batch_cut_off_by_a_lost_session_is_applied_again_after_reconnecting(
         batches.append(len(events))
         if len(batches) == 1:
             # The batch's transaction is open: its session dies under it.
-            terminate(connection.connection.info.backend_pid)
+            terminate_read_session()
         return real_apply(events, *tables)
 
     monkeypatch.setattr(order_summary, "apply", apply)
@@ -416,7 +422,7 @@ def test_a_dead_letter_retry_cut_off_by_a_lost_session_keeps_the_lock_and_listen
     def apply(events, *tables):
         if not retries:
             retries.append(events)
-            terminate(connection.connection.info.backend_pid)
+            terminate_read_session()
         return real_apply(events, *tables)
 
     monkeypatch.setattr(order_summary, "apply", apply)
@@ -484,7 +490,7 @@ def test_the_follower_recovers_from_a_server_restart(place, settings):
     def restart_the_server(pid):
         subprocess.run(shlex.split(PG_RESTART), check=True)
         # The restart ended this thread's session too: closing it lets Django reconnect.
-        connection.close()
+        connections.close_all()
 
     follower_recovers_from_losing_its_idle_session(place, restart_the_server)
 
@@ -503,7 +509,7 @@ def test_a_batch_written_by_copy_and_cut_off_by_a_lost_session_is_applied_again(
     def copy_rows_losing_the_first_session(cursor, *args, **kwargs):
         copies.append(cursor.db.connection.info.backend_pid)
         if len(copies) == 1:
-            terminate(copies[0])
+            terminate(copies[0], cursor.db.alias)
         return real_copy_rows(cursor, *args, **kwargs)
 
     monkeypatch.setattr(upsert, "copy_rows", copy_rows_losing_the_first_session)

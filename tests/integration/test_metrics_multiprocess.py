@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import database_url_for_subprocess
+from tests.conftest import databases_for_subprocess
 from tests.integration.test_serve_proxy import free_port, read_response, stop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def two_workers(tmp_path, transactional_db, environment):
     log = tmp_path / "gunicorn.log"
     environment = {
         **os.environ,
-        "DATABASE_URL": database_url_for_subprocess(),
+        **databases_for_subprocess(),
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "LOG_LEVEL": "WARNING",

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from common.api import error_body
-from tests.conftest import database_url_for_subprocess
+from tests.conftest import databases_for_subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}{os.pathsep}/usr/sbin")
@@ -206,7 +206,7 @@ def served(tmp_path_factory, django_db_setup) -> Iterator[Served]:
     served = Served(port=free_port(), gunicorn_socket=run_dir / "gunicorn.sock")
     environment = {
         **os.environ,
-        "DATABASE_URL": database_url_for_subprocess(),  # created by django_db_setup
+        **databases_for_subprocess(),  # created by django_db_setup
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "LOG_LEVEL": "WARNING",

@@ -1,0 +1,296 @@
+"""Scaling out: replica apply lag, dashboard reads from a replica, the read database's outage.
+
+``make bench-topology`` (``python -m bench.topology --orders 20000 --seconds 6``) starts
+the split topology (``.ci/pg start-split``: a write cluster, a read cluster and a
+streaming replica of it) and, beside it, one single PostgreSQL; seeds both; then, while
+open-loop writers place 200 orders/s (``bench.load``, through the command bus with the
+inline projection on):
+
+- the replica's apply lag, p50 and p99: PostgreSQL's own ``pg_stat_replication.replay_lag``
+  sampled every 100 ms on the read primary;
+- dashboard requests/s (wrk on gunicorn) served from the replica, beside the same read
+  on the single database under the same writers;
+- ``POST /orders`` over HTTP at 200/s for 20 s with the read cluster stopped from 5 s to
+  15 s: the non-2xx answers (target 0), and the time from its return until a running
+  follower (``catch_up_projections --follow``) has restored every order placed until then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import psycopg
+
+from bench.common import (
+    PYTHON,
+    ROOT,
+    Env,
+    Figure,
+    free_port,
+    gunicorn,
+    log,
+    machine,
+    manage,
+    parser,
+    print_table,
+    setup_django,
+    wrk,
+)
+
+RATE = 200
+WRITERS = 2
+OUTAGE_START, OUTAGE_END, OUTAGE_RUN = 5.0, 15.0, 20.0
+PG = str(ROOT / ".ci" / "pg")
+
+
+def _pg(*args: str) -> dict[str, str]:
+    environ = dict(os.environ, PGPORT_CI=str(free_port()))
+    out = subprocess.run([PG, *args], env=environ, check=True, capture_output=True, text=True)
+    return dict(line.split("=", 1) for line in out.stdout.split())
+
+
+def _create_database(url: str) -> None:
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    subprocess.run(["psql", "-q", admin_url, "-c", "CREATE DATABASE orders"], check=True)
+
+
+@contextlib.contextmanager
+def clusters() -> Iterator[tuple[dict[str, str], dict[str, str], str]]:
+    """(split topology's variables, single database's variables, the split's directory)."""
+    split = _pg("start-split")
+    single = _pg("start")
+    try:
+        _create_database(split["DATABASE_URL"])
+        _create_database(split["READ_DATABASE_URL"])  # the replica gets it by replication
+        _create_database(single["DATABASE_URL"])
+        yield (
+            {key: split[key] for key in ("DATABASE_URL", "READ_DATABASE_URL", "READ_REPLICA_URLS")},
+            {"DATABASE_URL": single["DATABASE_URL"]},
+            split["PGDATA_DIR"],
+        )
+    finally:
+        subprocess.run([PG, "stop", split["PGDATA_DIR"]], check=False)
+        subprocess.run([PG, "stop", single["PGDATA_DIR"]], check=False)
+
+
+def prepared(variables: dict[str, str], orders: int) -> tuple[Env, dict[str, str]]:
+    """Migrate every database, seed, and make the admin's token; (Env, process environment)."""
+    environ = dict(os.environ, **variables, DJANGO_SETTINGS_MODULE="bench.settings")
+    manage("migrate", "--no-input", env=environ)
+    if "READ_DATABASE_URL" in variables:
+        manage("migrate", "--no-input", "--database", "read", env=environ)
+    manage("seed_demo", "--orders", str(orders), env=environ)
+    out = manage("drf_create_token", "admin", env=environ).stdout
+    env = Env(database_url=variables["DATABASE_URL"], orders=orders, token=out.split()[2])
+    return env, environ
+
+
+@contextlib.contextmanager
+def writers(environ: dict[str, str], seconds: float) -> Iterator[list[dict]]:
+    """``WRITERS`` processes placing ``RATE`` orders/s between them; yields their results."""
+    processes = [
+        subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "bench.load",
+                "--rate",
+                str(RATE / WRITERS),
+                "--seconds",
+                str(seconds),
+                "--seed",
+                str(seed),
+            ],
+            env=environ,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for seed in range(1, WRITERS + 1)
+    ]
+    results: list[dict] = []
+    try:
+        yield results
+    finally:
+        for process in processes:
+            out, _ = process.communicate(timeout=seconds + 120)
+            results.append(json.loads(out.strip().splitlines()[-1]))
+
+
+def replay_lags(read_url: str, stop: threading.Event) -> list[float]:
+    """``replay_lag`` of the read primary's standby every 100 ms until ``stop`` (seconds)."""
+    samples: list[float] = []
+    with psycopg.connect(read_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+        while not stop.wait(0.1):
+            row = admin.execute(
+                "SELECT COALESCE(EXTRACT(EPOCH FROM replay_lag), 0) FROM pg_stat_replication"
+            ).fetchone()
+            if row is not None:
+                samples.append(float(row[0]))
+    return samples
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+def reads_under_writers(
+    env: Env, environ: dict[str, str], extra: dict[str, str], seconds: float
+) -> tuple[float, list[float]]:
+    """Dashboard requests/s while the writers run; the replay lag samples, if a replica."""
+    stop = threading.Event()
+    lags: list[float] = []
+    sampler = None
+    if "READ_REPLICA_URLS" in extra:
+        read_url = environ["READ_DATABASE_URL"]
+        sampler = threading.Thread(target=lambda: lags.extend(replay_lags(read_url, stop)))
+        sampler.start()
+    with gunicorn(env, extra_env=extra, threads=4) as base, writers(environ, seconds + 2) as placed:
+        time.sleep(1)  # the writers running
+        served = wrk(f"{base}/orders/dashboard", env.token, seconds).requests_per_second
+    stop.set()
+    if sampler:
+        sampler.join()
+    log(f"writers: {placed}; {served:,.0f} req/s; {len(lags)} lag samples")
+    return served, lags
+
+
+def lag_and_reads(
+    split: tuple[Env, dict[str, str]], single: tuple[Env, dict[str, str]], seconds: float
+) -> list[Figure]:
+    """Replica apply lag and dashboard requests/s, each topology under the same writers."""
+    env, environ = split
+    extra = {key: environ[key] for key in ("READ_DATABASE_URL", "READ_REPLICA_URLS")}
+    log(f"split topology: writers at {RATE} orders/s, wrk on the dashboard (the replica)")
+    from_replica, lags = reads_under_writers(env, environ, extra, seconds)
+    log(f"single database: writers at {RATE} orders/s, wrk on the dashboard")
+    from_single, _ = reads_under_writers(*single, {}, seconds)
+    return [
+        Figure(
+            f"replica apply lag p50, writers at {RATE} orders/s", percentile(lags, 0.5) * 1000, "ms"
+        ),
+        Figure(
+            f"replica apply lag p99, writers at {RATE} orders/s",
+            percentile(lags, 0.99) * 1000,
+            "ms",
+        ),
+        Figure(
+            f"dashboard req/s from the replica, writers at {RATE} orders/s",
+            from_replica,
+            "req/s",
+            from_single,
+            "one database, same writers",
+        ),
+    ]
+
+
+def post_orders(base: str, token: str, bodies: list[dict], errors: list[str]) -> None:
+    """``POST /orders`` open-loop at ``RATE``/s from 16 threads; non-2xx answers into ``errors``."""
+    started = time.monotonic()
+
+    def send(offset: int) -> None:
+        for index in range(offset, len(bodies), 16):
+            pause = started + index / RATE - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            request = urllib.request.Request(
+                f"{base}/orders",
+                data=json.dumps(bodies[index]).encode(),
+                headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    response.read()
+            except urllib.error.HTTPError as error:
+                errors.append(str(error.code))
+            except OSError as error:
+                errors.append(repr(error))
+
+    threads = [threading.Thread(target=send, args=(offset,)) for offset in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def read_outage(split: tuple[Env, dict[str, str]], split_dir: str) -> list[Figure]:
+    """POST /orders while the read cluster is stopped for 10 s; catch-up after it returns."""
+    env, environ = split
+    for key in ("READ_DATABASE_URL", "READ_REPLICA_URLS"):
+        os.environ[key] = environ[key]
+    setup_django(env.database_url)
+    from bench.writes import order_inputs
+    from orders_read.models import OrderSummary
+    from orders_write.models import Order
+
+    bodies = [
+        {"customer_id": customer, "payment_method_id": method, "items": lines}
+        for customer, method, lines in order_inputs(int(RATE * OUTAGE_RUN), seed=7)
+    ]
+    follower = subprocess.Popen(
+        [PYTHON, "manage.py", "catch_up_projections", "--follow"],
+        env=environ,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    errors: list[str] = []
+    try:
+        with gunicorn(
+            env, extra_env={"READ_DATABASE_URL": environ["READ_DATABASE_URL"]}, threads=4
+        ) as base:
+            log(f"POST /orders at {RATE}/s; the read cluster stops at {OUTAGE_START:.0f} s")
+            poster = threading.Thread(target=post_orders, args=(base, env.token, bodies, errors))
+            started = time.monotonic()
+            poster.start()
+            time.sleep(OUTAGE_START)
+            subprocess.run([PG, "down", f"{split_dir}/read"], check=True)
+            time.sleep(OUTAGE_END - (time.monotonic() - started))
+            subprocess.run([PG, "up", f"{split_dir}/read"], check=True)
+            back = time.monotonic()
+            placed_until_back = Order.objects.count()
+            while OrderSummary.objects.count() < placed_until_back:
+                time.sleep(0.05)
+            caught_up = time.monotonic() - back
+            poster.join()
+            posting = time.monotonic() - started
+    finally:
+        follower.terminate()
+        follower.wait(timeout=30)
+    log(f"errors: {errors[:5]}")
+    return [
+        Figure(
+            f"POST /orders errors, read DB down {OUTAGE_END - OUTAGE_START:.0f} s at {RATE}/s",
+            len(errors),
+            "",
+            better="lower",
+            target="0",
+            met=not errors,
+        ),
+        Figure("POST /orders sent meanwhile", len(bodies) / posting, "orders/s"),
+        Figure("catch-up after the read database returns", caught_up, "s", better="lower"),
+    ]
+
+
+def main() -> None:
+    args = parser(__doc__, default_orders=20_000).parse_args()
+    with clusters() as (split_variables, single_variables, split_dir):
+        log(f"seeding {args.orders:,} orders in each topology")
+        split = prepared(split_variables, args.orders)
+        single = prepared(single_variables, args.orders)
+        figures = lag_and_reads(split, single, args.seconds)
+        figures += read_outage(split, split_dir)
+    print_table(figures, f"Scaling out at {args.orders:,} orders — {machine()}")
+
+
+if __name__ == "__main__":
+    main()
