@@ -34,6 +34,7 @@ Environment variables:
 
 import datetime
 import ipaddress
+import logging
 import os
 from pathlib import Path
 
@@ -276,6 +277,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+if LOG_FORMAT == "json":
+    # Python's warnings (a missing STATIC_ROOT, a deprecation) go through logging too:
+    # a bare warning line on stderr would break a stream of JSON objects.
+    logging.captureWarnings(True)
 
 # Hot standbys of the read database that dashboard reads may use (config/databases.py),
 # and how far behind, in seconds, one may be before reads skip it for the read primary.
