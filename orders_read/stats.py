@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from orders_read.daily_sales.projection import daily_sales
+from orders_read.daily_sales.projection import COUNTERS, daily_sales
 from orders_read.engine.status import projection_status
 from orders_read.models import DailySales
 from orders_write.statuses import OrderStatus
@@ -24,17 +24,7 @@ from orders_write.statuses import OrderStatus
 WINDOWS = {"today": 1, "last_7_days": 7, "last_30_days": 30}
 # The longest range ``daily`` serves: a year, leap day included.
 MAX_DAILY_RANGE_DAYS = 366
-_SUMS = {
-    name: Sum(name, default=0)
-    for name in (
-        "placed_count",
-        "placed_cents",
-        "approved_count",
-        "approved_cents",
-        "cancelled_count",
-        "cancelled_cents",
-    )
-}
+_SUMS = {name: Sum(name, default=0) for name in COUNTERS}
 
 
 @dataclass(frozen=True)
