@@ -346,6 +346,17 @@ def holds_advisory_lock(pid):
         ).fetchone()[0]
 
 
+def follow_until_a_pass_ends():
+    """Run the follower until one pass has ended (fails if it died first); its passes."""
+    passes = Passes()
+    follower, thread = start_follower(on_pass=passes)
+    try:
+        assert passes.wait_for(lambda: passes.results, thread), "the follower died"
+    finally:
+        stop(follower, thread)
+    return passes
+
+
 def follower_recovers_from_losing_its_idle_session(place, lose_session):
     """An idle follower loses its session to ``lose_session(pid)``, reconnects on a new
     session that holds the lock, and projects an order placed afterwards."""
@@ -390,12 +401,7 @@ def test_a_batch_cut_off_by_a_lost_session_is_applied_again_after_reconnecting(
         return real_apply(events, *tables)
 
     monkeypatch.setattr(order_summary, "apply", apply)
-    passes = Passes()
-    follower, thread = start_follower(on_pass=passes)
-    try:
-        assert passes.wait_for(lambda: passes.results, thread), "the follower died"
-    finally:
-        stop(follower, thread)
+    passes = follow_until_a_pass_ends()
 
     assert batches == [3, 3]  # the whole batch, then the whole batch again
     assert passes.results[0][0].events == 3
@@ -513,12 +519,7 @@ def test_a_batch_written_by_copy_and_cut_off_by_a_lost_session_is_applied_again(
         return real_copy_rows(cursor, *args, **kwargs)
 
     monkeypatch.setattr(upsert, "copy_rows", copy_rows_losing_the_first_session)
-    passes = Passes()
-    follower, thread = start_follower(on_pass=passes)
-    try:
-        assert passes.wait_for(lambda: passes.results, thread), "the follower died"
-    finally:
-        stop(follower, thread)
+    follow_until_a_pass_ends()
     assert len(copies) == 2 and copies[0] != copies[1]
     assert set(OrderSummary.objects.values_list("order_id", flat=True)) == {o.id for o in orders}
     assert not DeadLetter.objects.exists()
