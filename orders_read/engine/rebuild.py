@@ -2,7 +2,8 @@
 
 The new rows are built in copies of every table the projection owns while the
 dashboard keeps reading the old ones. On PostgreSQL a projection may offer one
-set-based statement that folds the whole log in the server; should it fail (an event
+set-based statement that folds the whole log in the server (the engine fills a
+ledger beside it, with every event folded); should it fail (an event
 it cannot read), or where there is none, the projection's ``fold`` replays the log
 into the copies (by default every event in log order through ``apply``; a projection
 can fold faster its own way, flat in memory at any log size). The copies are then
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from django.apps.registry import Apps
 from django.db import DatabaseError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 
 from orders_read.engine.catchup import DEFAULT_BATCH_SIZE, apply_batch, record_dead_letter
 from orders_read.engine.ledger import AppliedEvents
@@ -304,7 +306,7 @@ def _rebuild(
         total = events.count()
         folded = None
         if set_based and can_fold_in_sql(connection):
-            folded = _fold_in_sql(connection, projection, tables, end)
+            folded = _fold_in_sql(connection, projection, tables, end, events)
         if folded is not None:
             result.method = "sql"
             result.events, result.rows = total, folded
@@ -368,9 +370,19 @@ def _fold_into(replay: Replay) -> int:
 
 
 def _fold_in_sql(
-    connection: BaseDatabaseWrapper, projection: Projection, tables: Tables, end: LogPosition
+    connection: BaseDatabaseWrapper,
+    projection: Projection,
+    tables: Tables,
+    end: LogPosition,
+    events: EventQuerySet,
 ) -> int | None:
-    """Fold the log up to ``end`` into the copies in one statement; None if it cannot."""
+    """Fold the log up to ``end`` into the copies in one transaction; None if it cannot.
+
+    The projection's statement fills its own tables; a ledger among them is filled
+    here with ``events`` (every handled event up to ``end``), which is exactly what
+    the Python fold's ``claim`` records once all of them have been applied. The
+    statement either folds every one of them or fails, so the two never disagree.
+    """
     statement = projection.set_based_rebuild(connection, tables, end)
     if statement is None:
         return None
@@ -380,7 +392,20 @@ def _fold_in_sql(
             # Sorts and hashes in memory: the fold reads the whole log once.
             cursor.execute("SET LOCAL work_mem = '256MB'")
             cursor.execute(sql, params)
-            return cursor.rowcount
+            rows = cursor.rowcount
+            _fill_ledgers(cursor, tables, events)
+            return rows
     except DatabaseError as error:
         logger.warning("Set-based rebuild failed (%r); folding in Python instead", error)
         return None
+
+
+def _fill_ledgers(cursor: CursorWrapper, tables: Tables, events: EventQuerySet) -> None:
+    """Record ``events`` as applied in every ledger copy (``INSERT … SELECT`` in the server)."""
+    quote = cursor.db.ops.quote_name
+    select, params = events.values_list("event_id").order_by().query.sql_with_params()
+    for live, copy in tables.copies.items():
+        if issubclass(live, AppliedEvents):
+            cursor.execute(
+                f"INSERT INTO {quote(copy._meta.db_table)} ({quote('event_id')}) {select}", params
+            )

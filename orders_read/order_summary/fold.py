@@ -36,6 +36,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.dateparse import parse_datetime
 
 from orders_read.engine.projection import SQL, AnyEvent, Row
+from orders_read.engine.set_based import JSON_INTEGER, JSON_TIMESTAMP, type_names
 from orders_write import event_log
 from orders_write.event_log import LogPosition
 from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
@@ -43,8 +44,6 @@ from orders_write.money import format_cents
 from orders_write.statuses import OrderStatus
 from orders_write.upcasting import sql_upcast, stored_names
 
-# JSON number → bigint, NULL for any other JSON type (which NOT NULL then refuses).
-_INTEGER_SQL = "CASE WHEN jsonb_typeof({json}) = 'number' THEN ({text})::bigint END"
 # ``format_cents`` in SQL: "-$1,234.56".
 _MONEY_SQL = (
     "CASE WHEN {cents} < 0 THEN '-' ELSE '' END || '$' "
@@ -81,12 +80,12 @@ class Derived:
 
 
 FROM_PAYLOAD = (
-    FromPayload("customer_id", "customer_id", sql=_INTEGER_SQL),
+    FromPayload("customer_id", "customer_id", sql=JSON_INTEGER),
     FromPayload("customer_name", "customer_name"),
     FromPayload("customer_email", "customer_email"),
     FromPayload("item_count", "items", len, "jsonb_array_length({json})"),
-    FromPayload("total_cents", "total_cents", sql=_INTEGER_SQL),
-    FromPayload("placed_at", "placed_at", parse_datetime, "({text})::timestamptz"),
+    FromPayload("total_cents", "total_cents", sql=JSON_INTEGER),
+    FromPayload("placed_at", "placed_at", parse_datetime, JSON_TIMESTAMP),
     FromPayload("currency", "currency"),
 )
 DERIVED = (
@@ -179,10 +178,7 @@ def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> S
         "txid": end.transaction_id,
         "position": end.position,
     }
-    placed_types = []
-    for number, name in enumerate(sorted(stored_names([OrderPlaced.type]))):
-        params[f"placed_{number}"] = name
-        placed_types.append(f"%(placed_{number})s")
+    placed_types = type_names(params, "placed", [OrderPlaced.type])
     statuses = []
     for event_type, status in STATUS_AFTER.items():
         # A renamed status event is read under each of its stored names.
@@ -213,7 +209,7 @@ def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> S
         payload=payload,
         events=quote(event_log.TABLE),
         placed_data=placed_data_sql,
-        placed_types=", ".join(placed_types),
+        placed_types=placed_types,
         status_types=", ".join(f"%(type_{number})s" for number in range(len(statuses))),
     )
     return sql, params
