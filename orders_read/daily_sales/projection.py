@@ -38,7 +38,7 @@ from orders_write import event_log
 from orders_write.event_log import AnyEvent, LogPosition
 from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
 from orders_write.statuses import OrderStatus
-from orders_write.upcasting import sql_upcast
+from orders_write.upcasting import sql_upcast, stored_names
 
 # The status an order has after each event type.
 STATUS_AFTER = {
@@ -93,7 +93,8 @@ def histories(stream_ids: Iterable[UUID]) -> dict[UUID, History]:
     ids = sorted(set(stream_ids))
     if not ids:
         return {}
-    for event in event_log.records(event_log.streams(ids, STATUS_AFTER)):
+    # Under every name the types were stored under: a renamed placement is still one.
+    for event in event_log.records(event_log.streams(ids, stored_names(STATUS_AFTER))):
         history = found[event.stream_id]
         history.event_ids.add(event.event_id)
         history.statuses[event.version] = STATUS_AFTER[event.type]
