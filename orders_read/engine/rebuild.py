@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.apps.registry import Apps
@@ -391,13 +391,39 @@ def _fold_in_sql(
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             # Sorts and hashes in memory: the fold reads the whole log once.
             cursor.execute("SET LOCAL work_mem = '256MB'")
-            cursor.execute(sql, params)
-            rows = cursor.rowcount
-            _fill_ledgers(cursor, tables, events)
+            cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            with _keys_built_after(cursor, tables):
+                cursor.execute(sql, params)
+                rows = cursor.rowcount
+                _fill_ledgers(cursor, tables, events)
             return rows
     except DatabaseError as error:
         logger.warning("Set-based rebuild failed (%r); folding in Python instead", error)
         return None
+
+
+@contextlib.contextmanager
+def _keys_built_after(cursor: CursorWrapper, tables: Tables) -> Iterator[None]:
+    """The copies' primary keys dropped while the block fills them, then built again.
+
+    One index build over the filled table sorts once; inserting each row into the
+    index as it comes costs almost twice that for a ledger's random event ids. A
+    duplicate key fails the build, and with it the transaction: the rollback puts the
+    keys back for the Python fold, which needs them (``ON CONFLICT``).
+    """
+    quote = cursor.db.ops.quote_name
+    keys = {}
+    for copy in tables.copies.values():
+        table = copy._meta.db_table
+        constraints = cursor.db.introspection.get_constraints(cursor, table)
+        name = next(name for name, info in constraints.items() if info["primary_key"])
+        keys[table] = (name, copy._meta.pk.column)
+        cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+    yield
+    for table, (name, column) in keys.items():
+        cursor.execute(
+            f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} PRIMARY KEY ({quote(column)})"
+        )
 
 
 def _fill_ledgers(cursor: CursorWrapper, tables: Tables, events: EventQuerySet) -> None:
