@@ -172,24 +172,25 @@ def _source(
 
 # The moves of an order's events add up to: its placement, on its day, counted as placed
 # and in the status of its latest event. So each day is its placed orders (the first
-# placement of each stream, by version) joined to each one's latest event (by version),
-# added up: one pass over the log, as the Python fold gives once every event is counted.
+# placement of each stream, by version) joined to each one's latest status event (by
+# version; a placement later than it leaves the order pending), added up: one pass over
+# the log, as the Python fold gives once every event is counted.
 _FOLD_SQL = """
 INSERT INTO {table} ({columns})
 SELECT {values}
 FROM (
-    SELECT DISTINCT ON (stream_id) stream_id,
+    SELECT DISTINCT ON (stream_id) stream_id, version,
         ({placed_at} AT TIME ZONE 'UTC')::date AS day, {total_cents} AS total_cents
     FROM {events}
     WHERE type IN ({placed_types}) AND (transaction_id, position) <= (%(txid)s, %(position)s)
     ORDER BY stream_id, version
 ) p
-JOIN (
-    SELECT DISTINCT ON (stream_id) stream_id, type
+LEFT JOIN (
+    SELECT DISTINCT ON (stream_id) stream_id, version, type
     FROM {events}
-    WHERE type IN ({handled_types}) AND (transaction_id, position) <= (%(txid)s, %(position)s)
+    WHERE type IN ({status_types}) AND (transaction_id, position) <= (%(txid)s, %(position)s)
     ORDER BY stream_id, version DESC
-) latest USING (stream_id)
+) s ON s.stream_id = p.stream_id AND s.version > p.version
 GROUP BY p.day
 ORDER BY p.day
 """
@@ -218,7 +219,7 @@ def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> S
     values = {"day": "p.day", "placed_count": "count(*)", "placed_cents": cents}
     for status, (count, total) in COLUMNS_OF.items():
         into = [event_type for event_type, after in STATUS_AFTER.items() if after == status]
-        latest_is = f"latest.type IN ({type_names(params, status.value, into)})"
+        latest_is = f"s.type IN ({type_names(params, status.value, into)})"
         values[count] = f"count(*) FILTER (WHERE {latest_is})"
         values[total] = f"coalesce(sum(p.total_cents) FILTER (WHERE {latest_is}), 0)"
     sql = _FOLD_SQL.format(
@@ -229,7 +230,7 @@ def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> S
         total_cents=payload(JSON_INTEGER, "total_cents"),
         events=quote(event_log.TABLE),
         placed_types=type_names(params, "placed", [OrderPlaced.type]),
-        handled_types=type_names(params, "handled", STATUS_AFTER),
+        status_types=type_names(params, "status", STATUS_AFTER.keys() - {OrderPlaced.type}),
     )
     return sql, params
 
