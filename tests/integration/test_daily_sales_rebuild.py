@@ -7,10 +7,13 @@ type; the ledger must hold every folded event (a re-delivery counts nothing); an
 statement that fails leaves the rebuild to the Python fold.
 """
 
+import io
 import logging
 import random
+import threading
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from orders_read.daily_sales.projection import daily_sales
 from orders_read.engine.catchup import catch_up
@@ -120,3 +123,52 @@ def test_a_failing_statement_falls_back_to_the_python_fold(mixed_log, caplog):
     assert daily_rows() == mixed_log
     # Nothing of the failed statement is left: the ledger holds each event once.
     assert DailySalesApplied.objects.count() == len(handled_event_ids())
+
+
+def test_the_projections_rebuild_side_by_side_each_on_a_connection_of_its_own(
+    mixed_log, monkeypatch
+):
+    from orders_read.engine import rebuild as rebuild_module
+    from orders_read.engine.rebuild import side_by_side
+    from orders_read.order_summary.projection import order_summary
+    from tests.read_model import summary_rows
+
+    summaries = summary_rows()
+    # Each fold waits for the other to start: one at a time, the first would wait in vain.
+    both_folding = threading.Barrier(2, timeout=10)
+    sessions = set()
+    real_fold = rebuild_module._fold_in_sql
+
+    def fold_beside_the_other(connection, *args):
+        both_folding.wait()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            sessions.add(cursor.fetchone()[0])
+        return real_fold(connection, *args)
+
+    monkeypatch.setattr(rebuild_module, "_fold_in_sql", fold_beside_the_other)
+    assert side_by_side([daily_sales, order_summary])
+
+    out = io.StringIO()
+    call_command("rebuild_projections", stdout=out)
+
+    assert out.getvalue().count("rebuilt") == 2
+    assert len(sessions) == 2
+    assert daily_rows() == mixed_log
+    assert summary_rows() == summaries
+
+
+def test_one_at_a_time_inside_a_transaction_or_when_asked(mixed_log):
+    from django.db import transaction
+
+    from orders_read.engine.rebuild import side_by_side
+    from orders_read.order_summary.projection import order_summary
+
+    with transaction.atomic():
+        # A thread's connection would not see this transaction's rows.
+        assert not side_by_side([daily_sales, order_summary])
+    assert not side_by_side([daily_sales])
+    with pytest.raises(CommandError, match="--jobs must be at least 1"):
+        call_command("rebuild_projections", "--jobs", "0", stdout=io.StringIO())
+    call_command("rebuild_projections", "--jobs", "1", stdout=io.StringIO())
+    assert daily_rows() == mixed_log
