@@ -14,6 +14,10 @@ the order's stream in the log, not from what was delivered) and puts it into the
 one. The moves of an order's events add up to "placed, now in its latest status"
 whatever order they are counted in, so once every event has been counted the rows
 are exact: the same figures as COUNT and SUM over the order summaries.
+
+A rebuild on PostgreSQL adds those moves up in one statement (``fold_sql``): each
+order's placement and latest status, grouped by day; the engine fills the ledger
+copy beside it with every event the statement folded.
 """
 
 from __future__ import annotations
@@ -173,8 +177,8 @@ def _source(
 # The moves of an order's events add up to: its placement, on its day, counted as placed
 # and in the status of its latest event. So each day is its placed orders (the first
 # placement of each stream, by version) joined to each one's latest status event (by
-# version; a placement later than it leaves the order pending), added up: one pass over
-# the log, as the Python fold gives once every event is counted.
+# version; a placement later than it leaves the order pending), added up: what the
+# Python fold gives once every event is counted.
 _FOLD_SQL = """
 INSERT INTO {table} ({columns})
 SELECT {values}

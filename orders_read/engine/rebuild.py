@@ -2,17 +2,18 @@
 
 The new rows are built in copies of every table the projection owns while the
 dashboard keeps reading the old ones. On PostgreSQL a projection may offer one
-set-based statement that folds the whole log in the server (the engine fills a
-ledger beside it, with every event folded); should it fail (an event
-it cannot read), or where there is none, the projection's ``fold`` replays the log
-into the copies (by default every event in log order through ``apply``; a projection
-can fold faster its own way, flat in memory at any log size). The copies are then
+set-based statement that folds the whole log in the server (the engine fills a ledger
+beside it with every event folded, and builds the keys after the fill); should it
+fail (an event it cannot read), or where there is none, the projection's ``fold``
+replays the log into the copies (by default every event in log order through
+``apply``; a projection can fold faster its own way, flat in memory at any log
+size). The copies are then
 caught up with the events committed meanwhile, and one transaction swaps the tables
 and sets the checkpoint (``_swap_in`` says how no committed event is left out, even
 one the inline path wrote to an old table). Interrupted at any point before that,
 the copies are dropped and the old rows keep serving. One rebuild of a projection
 runs at a time (``rebuild_lock``). Other projections are not touched: they keep
-serving and following.
+serving and following. Several projections rebuild side by side (``rebuild_each``).
 """
 
 from __future__ import annotations
