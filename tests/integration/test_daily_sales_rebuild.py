@@ -14,18 +14,22 @@ import threading
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import transaction
 
 from orders_read.daily_sales.projection import daily_sales
+from orders_read.engine import rebuild as rebuild_module
 from orders_read.engine.catchup import catch_up
 from orders_read.engine.inline import apply_events
-from orders_read.engine.rebuild import rebuild
+from orders_read.engine.rebuild import rebuild, side_by_side
 from orders_read.models import DailySalesApplied, ProjectionCheckpoint
+from orders_read.order_summary.projection import order_summary
 from orders_write import event_log, upcasting
 from orders_write.events import OrderPlaced
 from orders_write.models import Event
 from orders_write.upcasting import stored_names
 from tests.conftest import postgres_only
 from tests.integration.test_daily_sales import daily_rows, random_history
+from tests.read_model import summary_rows
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -128,11 +132,6 @@ def test_a_failing_statement_falls_back_to_the_python_fold(mixed_log, caplog):
 def test_the_projections_rebuild_side_by_side_each_on_a_connection_of_its_own(
     mixed_log, monkeypatch
 ):
-    from orders_read.engine import rebuild as rebuild_module
-    from orders_read.engine.rebuild import side_by_side
-    from orders_read.order_summary.projection import order_summary
-    from tests.read_model import summary_rows
-
     summaries = summary_rows()
     # Each fold waits for the other to start: one at a time, the first would wait in vain.
     both_folding = threading.Barrier(2, timeout=10)
@@ -159,11 +158,6 @@ def test_the_projections_rebuild_side_by_side_each_on_a_connection_of_its_own(
 
 
 def test_one_at_a_time_inside_a_transaction_or_when_asked(mixed_log):
-    from django.db import transaction
-
-    from orders_read.engine.rebuild import side_by_side
-    from orders_read.order_summary.projection import order_summary
-
     with transaction.atomic():
         # A thread's connection would not see this transaction's rows.
         assert not side_by_side([daily_sales, order_summary])
