@@ -142,17 +142,20 @@ def _touched(event: AnyEvent, status: OrderStatus) -> Row:
 
 # Each stream's row is its first OrderPlaced (by version) and the last status event
 # after it, exactly as ``evolve`` folds them (a status event before the order is
-# placed is ignored).
+# placed is ignored). The payload's columns are read before the placements are sorted:
+# the sort then carries those few columns, not whole payloads (at a million orders,
+# payloads outgrow work_mem and the sort spills to disk).
 _FOLD_SQL = """
 INSERT INTO {table} ({columns})
 SELECT {values}
 FROM (
-    SELECT DISTINCT ON (stream_id) stream_id, version, {placed_data} AS data, occurred_at
+    SELECT DISTINCT ON (stream_id) stream_id, version, occurred_at, c.*
     FROM {events}
+    CROSS JOIN LATERAL (SELECT {placed_data} AS data) d
+    CROSS JOIN LATERAL (SELECT {payload}) c
     WHERE type IN ({placed_types}) AND (transaction_id, position) <= (%(txid)s, %(position)s)
     ORDER BY stream_id, version
 ) p
-CROSS JOIN LATERAL (SELECT {payload}) c
 LEFT JOIN (
     SELECT DISTINCT ON (stream_id) stream_id, version, type, occurred_at
     FROM {events}
@@ -190,15 +193,15 @@ def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> S
     # Column name → its SQL: INSERT and SELECT lists are both made from this one mapping.
     values = {
         "order_id": "p.stream_id",
-        **{column.name: f"c.{quote(column.name)}" for column in FROM_PAYLOAD},
-        **{column.name: column.sql.format(value=f"c.{quote(column.source)}") for column in DERIVED},
+        **{column.name: f"p.{quote(column.name)}" for column in FROM_PAYLOAD},
+        **{column.name: column.sql.format(value=f"p.{quote(column.source)}") for column in DERIVED},
         "status": f"CASE WHEN {later} THEN CASE s.type {' '.join(statuses)} END "
         "ELSE %(pending)s END",
         "last_updated": f"CASE WHEN {later} THEN s.occurred_at ELSE p.occurred_at END",
         "version": f"CASE WHEN {later} THEN s.version ELSE p.version END",
     }
     payload = ", ".join(
-        column.sql.format(json=f"p.data -> '{column.key}'", text=f"p.data ->> '{column.key}'")
+        column.sql.format(json=f"d.data -> '{column.key}'", text=f"d.data ->> '{column.key}'")
         + f" AS {quote(column.name)}"
         for column in FROM_PAYLOAD
     )
