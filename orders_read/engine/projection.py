@@ -105,7 +105,9 @@ class Projection:
         """One statement folding the log up to ``end`` into the empty ``tables``, or None.
 
         Optional (PostgreSQL only): the engine runs it, and should it fail, folds with
-        ``fold`` instead.
+        ``fold`` instead. It fills the projection's own tables; a ledger among them is
+        the engine's to fill, in the same transaction, with every handled event up to
+        ``end`` (what ``claim`` records once the Python fold has applied them all).
         """
         return None
 

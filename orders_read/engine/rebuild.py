@@ -2,16 +2,18 @@
 
 The new rows are built in copies of every table the projection owns while the
 dashboard keeps reading the old ones. On PostgreSQL a projection may offer one
-set-based statement that folds the whole log in the server; should it fail (an event
-it cannot read), or where there is none, the projection's ``fold`` replays the log
-into the copies (by default every event in log order through ``apply``; a projection
-can fold faster its own way, flat in memory at any log size). The copies are then
+set-based statement that folds the whole log in the server (the engine fills a ledger
+beside it with every event folded, and builds the keys after the fill); should it
+fail (an event it cannot read), or where there is none, the projection's ``fold``
+replays the log into the copies (by default every event in log order through
+``apply``; a projection can fold faster its own way, flat in memory at any log
+size). The copies are then
 caught up with the events committed meanwhile, and one transaction swaps the tables
 and sets the checkpoint (``_swap_in`` says how no committed event is left out, even
 one the inline path wrote to an old table). Interrupted at any point before that,
 the copies are dropped and the old rows keep serving. One rebuild of a projection
 runs at a time (``rebuild_lock``). Other projections are not touched: they keep
-serving and following.
+serving and following. Several projections rebuild side by side (``rebuild_each``).
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.apps.registry import Apps
 from django.db import DatabaseError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 
 from orders_read.engine.catchup import DEFAULT_BATCH_SIZE, apply_batch, record_dead_letter
 from orders_read.engine.ledger import AppliedEvents
@@ -280,6 +284,59 @@ def rebuild(
         return _rebuild(projection, connection, batch_size, progress, set_based)
 
 
+def rebuild_each(
+    projections: Sequence[Projection],
+    *,
+    jobs: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress_of: Callable[[Projection], Progress] | None = None,
+) -> Iterator[RebuildResult]:
+    """Rebuild each projection, ``jobs`` of them at a time; their results in their order.
+
+    A set-based rebuild spends its time in the server, one backend per statement, so
+    projections rebuilt side by side, each on a connection of its own (a thread),
+    use as many cores as there are projections. Each still runs under its own lock
+    and swaps only its own tables, so nothing they do depends on the other. By
+    default side by side where that holds (``side_by_side``), one at a time otherwise.
+    A failure (``RebuildInProgress``) is raised when its turn comes, once every
+    rebuild started has ended. ``progress_of(projection)`` gives the progress callback
+    of each rebuild as it starts (called from its thread).
+    """
+    jobs = jobs or (len(projections) if side_by_side(projections) else 1)
+
+    def one(projection: Projection) -> RebuildResult:
+        progress = progress_of(projection) if progress_of else None
+        return rebuild(projection, batch_size=batch_size, progress=progress)
+
+    if jobs == 1:
+        yield from map(one, projections)
+        return
+
+    def in_thread(projection: Projection) -> RebuildResult:
+        try:
+            return one(projection)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="rebuild") as pool:
+        yield from pool.map(in_thread, projections)
+
+
+def side_by_side(projections: Sequence[Projection]) -> bool:
+    """Whether rebuilding ``projections`` in threads gains anything, and is safe.
+
+    Only where their folds run in the server (``can_fold_in_sql``): Python folds in
+    threads share one interpreter lock. Never inside a transaction: a thread's
+    connection would not see its uncommitted rows, and would wait on its locks.
+    """
+    return len(projections) > 1 and all(
+        can_fold_in_sql(connection) and not connection.in_atomic_block
+        for connection in {
+            connections[router.db_for_write(projection.models[0])] for projection in projections
+        }
+    )
+
+
 def _rebuild(
     projection: Projection,
     connection: BaseDatabaseWrapper,
@@ -304,7 +361,7 @@ def _rebuild(
         total = events.count()
         folded = None
         if set_based and can_fold_in_sql(connection):
-            folded = _fold_in_sql(connection, projection, tables, end)
+            folded = _fold_in_sql(connection, projection, tables, end, events)
         if folded is not None:
             result.method = "sql"
             result.events, result.rows = total, folded
@@ -368,9 +425,19 @@ def _fold_into(replay: Replay) -> int:
 
 
 def _fold_in_sql(
-    connection: BaseDatabaseWrapper, projection: Projection, tables: Tables, end: LogPosition
+    connection: BaseDatabaseWrapper,
+    projection: Projection,
+    tables: Tables,
+    end: LogPosition,
+    events: EventQuerySet,
 ) -> int | None:
-    """Fold the log up to ``end`` into the copies in one statement; None if it cannot."""
+    """Fold the log up to ``end`` into the copies in one transaction; None if it cannot.
+
+    The projection's statement fills its own tables; a ledger among them is filled
+    here with ``events`` (every handled event up to ``end``), which is exactly what
+    the Python fold's ``claim`` records once all of them have been applied. The
+    statement either folds every one of them or fails, so the two never disagree.
+    """
     statement = projection.set_based_rebuild(connection, tables, end)
     if statement is None:
         return None
@@ -379,8 +446,47 @@ def _fold_in_sql(
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             # Sorts and hashes in memory: the fold reads the whole log once.
             cursor.execute("SET LOCAL work_mem = '256MB'")
-            cursor.execute(sql, params)
-            return cursor.rowcount
+            cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            with _keys_built_after(cursor, tables):
+                cursor.execute(sql, params)
+                rows = cursor.rowcount
+                _fill_ledgers(cursor, tables, events)
+            return rows
     except DatabaseError as error:
         logger.warning("Set-based rebuild failed (%r); folding in Python instead", error)
         return None
+
+
+@contextlib.contextmanager
+def _keys_built_after(cursor: CursorWrapper, tables: Tables) -> Iterator[None]:
+    """The copies' primary keys dropped while the block fills them, then built again.
+
+    One index build over the filled table sorts once; inserting each row into the
+    index as it comes costs almost twice that for a ledger's random event ids. A
+    duplicate key fails the build, and with it the transaction: the rollback puts the
+    keys back for the Python fold, which needs them (``ON CONFLICT``).
+    """
+    quote = cursor.db.ops.quote_name
+    keys = {}
+    for copy in tables.copies.values():
+        table = copy._meta.db_table
+        constraints = cursor.db.introspection.get_constraints(cursor, table)
+        name = next(name for name, info in constraints.items() if info["primary_key"])
+        keys[table] = (name, copy._meta.pk.column)
+        cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+    yield
+    for table, (name, column) in keys.items():
+        cursor.execute(
+            f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} PRIMARY KEY ({quote(column)})"
+        )
+
+
+def _fill_ledgers(cursor: CursorWrapper, tables: Tables, events: EventQuerySet) -> None:
+    """Record ``events`` as applied in every ledger copy (``INSERT … SELECT`` in the server)."""
+    quote = cursor.db.ops.quote_name
+    select, params = events.values_list("event_id").order_by().query.sql_with_params()
+    for live, copy in tables.copies.items():
+        if issubclass(live, AppliedEvents):
+            cursor.execute(
+                f"INSERT INTO {quote(copy._meta.db_table)} ({quote('event_id')}) {select}", params
+            )

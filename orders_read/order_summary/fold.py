@@ -36,6 +36,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.dateparse import parse_datetime
 
 from orders_read.engine.projection import SQL, AnyEvent, Row
+from orders_read.engine.set_based import JSON_INTEGER, JSON_TIMESTAMP, type_names
 from orders_write import event_log
 from orders_write.event_log import LogPosition
 from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
@@ -43,8 +44,6 @@ from orders_write.money import format_cents
 from orders_write.statuses import OrderStatus
 from orders_write.upcasting import sql_upcast, stored_names
 
-# JSON number → bigint, NULL for any other JSON type (which NOT NULL then refuses).
-_INTEGER_SQL = "CASE WHEN jsonb_typeof({json}) = 'number' THEN ({text})::bigint END"
 # ``format_cents`` in SQL: "-$1,234.56".
 _MONEY_SQL = (
     "CASE WHEN {cents} < 0 THEN '-' ELSE '' END || '$' "
@@ -81,12 +80,12 @@ class Derived:
 
 
 FROM_PAYLOAD = (
-    FromPayload("customer_id", "customer_id", sql=_INTEGER_SQL),
+    FromPayload("customer_id", "customer_id", sql=JSON_INTEGER),
     FromPayload("customer_name", "customer_name"),
     FromPayload("customer_email", "customer_email"),
     FromPayload("item_count", "items", len, "jsonb_array_length({json})"),
-    FromPayload("total_cents", "total_cents", sql=_INTEGER_SQL),
-    FromPayload("placed_at", "placed_at", parse_datetime, "({text})::timestamptz"),
+    FromPayload("total_cents", "total_cents", sql=JSON_INTEGER),
+    FromPayload("placed_at", "placed_at", parse_datetime, JSON_TIMESTAMP),
     FromPayload("currency", "currency"),
 )
 DERIVED = (
@@ -143,17 +142,20 @@ def _touched(event: AnyEvent, status: OrderStatus) -> Row:
 
 # Each stream's row is its first OrderPlaced (by version) and the last status event
 # after it, exactly as ``evolve`` folds them (a status event before the order is
-# placed is ignored).
+# placed is ignored). The payload's columns are read before the placements are sorted:
+# the sort then carries those few columns, not whole payloads (at a million orders,
+# payloads outgrow work_mem and the sort spills to disk).
 _FOLD_SQL = """
 INSERT INTO {table} ({columns})
 SELECT {values}
 FROM (
-    SELECT DISTINCT ON (stream_id) stream_id, version, {placed_data} AS data, occurred_at
+    SELECT DISTINCT ON (stream_id) stream_id, version, occurred_at, c.*
     FROM {events}
+    CROSS JOIN LATERAL (SELECT {placed_data} AS data) d
+    CROSS JOIN LATERAL (SELECT {payload}) c
     WHERE type IN ({placed_types}) AND (transaction_id, position) <= (%(txid)s, %(position)s)
     ORDER BY stream_id, version
 ) p
-CROSS JOIN LATERAL (SELECT {payload}) c
 LEFT JOIN (
     SELECT DISTINCT ON (stream_id) stream_id, version, type, occurred_at
     FROM {events}
@@ -179,10 +181,7 @@ def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> S
         "txid": end.transaction_id,
         "position": end.position,
     }
-    placed_types = []
-    for number, name in enumerate(sorted(stored_names([OrderPlaced.type]))):
-        params[f"placed_{number}"] = name
-        placed_types.append(f"%(placed_{number})s")
+    placed_types = type_names(params, "placed", [OrderPlaced.type])
     statuses = []
     for event_type, status in STATUS_AFTER.items():
         # A renamed status event is read under each of its stored names.
@@ -194,15 +193,15 @@ def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> S
     # Column name → its SQL: INSERT and SELECT lists are both made from this one mapping.
     values = {
         "order_id": "p.stream_id",
-        **{column.name: f"c.{quote(column.name)}" for column in FROM_PAYLOAD},
-        **{column.name: column.sql.format(value=f"c.{quote(column.source)}") for column in DERIVED},
+        **{column.name: f"p.{quote(column.name)}" for column in FROM_PAYLOAD},
+        **{column.name: column.sql.format(value=f"p.{quote(column.source)}") for column in DERIVED},
         "status": f"CASE WHEN {later} THEN CASE s.type {' '.join(statuses)} END "
         "ELSE %(pending)s END",
         "last_updated": f"CASE WHEN {later} THEN s.occurred_at ELSE p.occurred_at END",
         "version": f"CASE WHEN {later} THEN s.version ELSE p.version END",
     }
     payload = ", ".join(
-        column.sql.format(json=f"p.data -> '{column.key}'", text=f"p.data ->> '{column.key}'")
+        column.sql.format(json=f"d.data -> '{column.key}'", text=f"d.data ->> '{column.key}'")
         + f" AS {quote(column.name)}"
         for column in FROM_PAYLOAD
     )
@@ -213,7 +212,7 @@ def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> S
         payload=payload,
         events=quote(event_log.TABLE),
         placed_data=placed_data_sql,
-        placed_types=", ".join(placed_types),
+        placed_types=placed_types,
         status_types=", ".join(f"%(type_{number})s" for number in range(len(statuses))),
     )
     return sql, params
