@@ -182,7 +182,9 @@ def count_claimed(
     ``add_to_days`` in one transaction. One statement is atomic by itself, so the inline
     path runs it without BEGIN and COMMIT. Its moves are computed before the claim; they
     depend only on the event and its stream's earlier events, which have committed.
-    Returns days written.
+    Locks come in the order ``claim`` then ``add_to_days`` take them (ledger rows in id
+    order, then days in day order): the GROUP BY reads the whole claim before the first
+    day is written. Returns days written.
     """
     if not events:
         return 0
