@@ -75,7 +75,10 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def postgres() -> Iterator[str]:
-    """A throwaway PostgreSQL 15 (``.ci/pg``) with an empty ``orders`` database."""
+    """A throwaway PostgreSQL 15 (``.ci/pg``) with an empty ``orders`` database.
+
+    Its data directory is in ``PGDATA_DIR`` meanwhile (for ``fsync_on``).
+    """
     env = dict(os.environ, PGPORT_CI=str(free_port()))
     out = subprocess.run(
         [str(ROOT / ".ci" / "pg"), "start"], env=env, check=True, capture_output=True, text=True
@@ -83,6 +86,7 @@ def postgres() -> Iterator[str]:
     values = dict(line.split("=", 1) for line in out.split())
     try:
         url = values["DATABASE_URL"]
+        os.environ["PGDATA_DIR"] = values["PGDATA_DIR"]
         admin_url = url.rsplit("/", 1)[0] + "/postgres"
         subprocess.run(["psql", "-q", admin_url, "-c", "CREATE DATABASE orders"], check=True)
         yield url
@@ -129,6 +133,33 @@ def seeded(database_url: str, orders: int) -> Env:
 
     env.token = Token.objects.get(user__username="admin").key
     return env
+
+
+@contextlib.contextmanager
+def fsync_on() -> Iterator[None]:
+    """The bench's PostgreSQL restarted durable (fsync and full-page writes on, as in
+    production), then restarted as it was (off: throwaway data) on the way out.
+
+    The server's own options (``.ci/pg``'s command line) outrank ``ALTER SYSTEM``, so
+    a restart is the one way to change them; every connection is closed first.
+    """
+    from django.db import connections
+
+    def restart(fsync: str) -> None:
+        connections.close_all()
+        pg, data_dir = str(ROOT / ".ci" / "pg"), os.environ["PGDATA_DIR"]
+        subprocess.run([pg, "down", data_dir], check=True)
+        subprocess.run([pg, "up", data_dir], env=dict(os.environ, PG_FSYNC=fsync), check=True)
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SHOW fsync")
+            if cursor.fetchone()[0] != fsync:
+                raise RuntimeError(f"PostgreSQL did not restart with fsync {fsync}")
+
+    restart("on")
+    try:
+        yield
+    finally:
+        restart("off")
 
 
 @contextlib.contextmanager

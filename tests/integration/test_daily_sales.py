@@ -9,10 +9,12 @@ a month, then every event re-delivered in shuffled, overlapping batches.
 import datetime
 import io
 import random
+import threading
 from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connections, router, transaction
 from django.db.models import Count, Q, Sum
 from django.test import TestCase, override_settings
 
@@ -25,7 +27,9 @@ from orders_write import event_log
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, CancelOrder
 from orders_write.models import Event, OrderStatus
+from tests.conftest import postgres_only
 from tests.read_model import summary_rows
+from tests.threads import InThread, wait_until
 
 # Real commits: catch-up and rebuild as in production.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -139,6 +143,48 @@ def expected_from_summaries_of_the_log():
 
     catch_up(order_summary)
     return expected_from_summaries()
+
+
+@postgres_only("two appliers claiming the same events at once")
+@pytest.mark.parametrize("first_commits", [True, False], ids=["commits", "rolls back"])
+def test_the_inline_statement_waits_for_a_claim_in_flight(first_commits, place, actor):
+    """The inline path's one statement (no transaction around it) meets catch-up's claim
+    of the same events, not committed yet: it waits, then counts them only if that
+    transaction rolled back."""
+    random_history(random.Random(13), place, actor, steps=8, project=False)
+    events = daily_sales.handled(list(event_log.records(Event.objects.order_by("position"))))
+    alias = router.db_for_write(DailySales)
+    claimed, release = threading.Event(), threading.Event()
+
+    def catch_up_in_flight():
+        with transaction.atomic(using=alias):
+            written = daily_sales.apply(events)
+            claimed.set()
+            release.wait(timeout=30)  # ends only once the inline statement waits on it
+            transaction.set_rollback(not first_commits, using=alias)
+        return written
+
+    def inline_statement():
+        assert not connections[alias].in_atomic_block
+        return daily_sales.apply(events)
+
+    first, second = InThread(catch_up_in_flight), InThread(inline_statement)
+    first.start()
+    assert claimed.wait(timeout=30)
+    second.start()
+    try:
+        wait_until(lambda: _sessions_waiting_for_a_lock(alias) >= 1)
+    finally:
+        release.set()
+
+    assert (first.outcome() > 0, second.outcome() > 0) == (True, not first_commits)
+    assert daily_rows() == expected_from_summaries_of_the_log()
+
+
+def _sessions_waiting_for_a_lock(alias):
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        return cursor.fetchone()[0]
 
 
 def test_rebuild_of_daily_sales_alone_keeps_the_summaries_serving(place, actor):

@@ -1,0 +1,111 @@
+"""The statements each command sends, inline projection included: a regression fails here.
+
+Every statement is a round trip, and on the write path round trips are most of the
+time a command takes beside plain Django's (README, Performance). So the statements
+are pinned, each as its verb and first table, BEGIN, COMMIT and SAVEPOINT included,
+on the write database and the read primary together: an added query, transaction or
+savepoint shows up here as a difference to read.
+"""
+
+import re
+from collections import Counter
+
+import pytest
+from django.db import connection
+from django.test import TestCase
+
+from orders_read.engine import inline
+from orders_write.bus import dispatch
+from orders_write.commands import ApproveOrder, CancelOrder, OrderLine, PlaceOrder
+from tests.conftest import all_queries
+
+# Real commits: the inline projection runs after COMMIT, as in production.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TABLE = re.compile(r'"((?:orders_write|orders_read)_\w+)"')
+
+# The write transaction, then each projection after COMMIT: PostgreSQL writes
+# daily_sales' claim and counts in one statement, with no transaction around it.
+POSTGRESQL = {
+    "PlaceOrder": [
+        "BEGIN",
+        "SELECT orders_write_customer",  # locked, its payment method checked in the same query
+        "SELECT orders_write_product",
+        "INSERT orders_write_order",
+        "INSERT orders_write_orderitem",
+        "INSERT orders_write_event",
+        "COMMIT",
+        "WITH orders_read_dailysalesapplied",  # the claim and the day's counts
+        "INSERT orders_read_ordersummary",
+    ],
+    "transition": [
+        "BEGIN",
+        "SELECT orders_write_order",
+        "UPDATE orders_write_order",
+        "INSERT orders_write_event",
+        "COMMIT",
+        "SELECT orders_write_event",  # the order's status before, from its stream
+        "WITH orders_read_dailysalesapplied",
+        "SELECT orders_read_ordersummary",
+        "INSERT orders_read_ordersummary",
+    ],
+}
+# SQLite cannot write in a WITH: daily_sales claims, then counts, in a transaction.
+SQLITE = {
+    command: [
+        *statements[: statements.index("WITH orders_read_dailysalesapplied")],
+        "BEGIN",
+        "INSERT orders_read_dailysalesapplied",
+        "INSERT orders_read_dailysales",
+        "COMMIT",
+        *statements[statements.index("WITH orders_read_dailysalesapplied") + 1 :],
+    ]
+    for command, statements in POSTGRESQL.items()
+}
+
+
+def statement(sql: str) -> str:
+    """``sql`` as its verb and first table: ``INSERT orders_write_event``."""
+    verb = sql.split(None, 1)[0].upper()
+    table = TABLE.search(sql)
+    return f"{verb} {table.group(1)}" if table else verb
+
+
+def statements_of(run) -> Counter:
+    with all_queries() as queries, TestCase.captureOnCommitCallbacks(execute=True):
+        run()
+    return Counter(statement(query["sql"]) for query in queries)
+
+
+def expected(command: str) -> Counter:
+    return Counter((POSTGRESQL if connection.vendor == "postgresql" else SQLITE)[command])
+
+
+@pytest.fixture(autouse=True)
+def checkpoint_stays(monkeypatch):
+    """The inline checkpoint advance runs at most once a second, whichever command comes
+    then (``inline.ADVANCE_EVERY_SECONDS``): left out here, so the count is the command's."""
+    monkeypatch.setattr(inline, "_time_to_advance", lambda projection: False)
+
+
+def test_place_order(payment_method, products, actor):
+    command = PlaceOrder(
+        customer_id=payment_method.customer_id,
+        payment_method_id=payment_method.pk,
+        items=(OrderLine(product_id=products[0].pk, quantity=2),),
+    )
+    assert statements_of(lambda: dispatch(command, actor=actor)) == expected("PlaceOrder")
+
+
+def test_approve_order(place, actor):
+    order = place()
+    assert statements_of(
+        lambda: dispatch(ApproveOrder(order_id=order.id), actor=actor)
+    ) == expected("transition")
+
+
+def test_cancel_order(place, actor):
+    order = place()
+    assert statements_of(
+        lambda: dispatch(CancelOrder(order_id=order.id, reason="changed mind"), actor=actor)
+    ) == expected("transition")
