@@ -266,3 +266,15 @@ def test_a_read_asking_for_no_filter_builds_no_form(api_client, history, path, q
 
     assert response.status_code == 200, response.content
     assert response.json()
+
+
+def test_a_row_is_read_as_the_serializer_shapes_it_without_running_it(api_client, history):
+    """The row's answer is ``.values()`` shaped by ``represent`` (as the list's rows)."""
+    row = OrderSummary.objects.get(pk=history[4].id)
+    expected = json.loads(JSONRenderer().render(OrderSummarySerializer(row).data))
+
+    with mock.patch.object(OrderSummarySerializer, "to_representation", side_effect=AssertionError):
+        response = api_client.get(f"/orders/dashboard/{row.pk}")
+
+    assert response.status_code == 200, response.content
+    assert response.json() == expected
