@@ -1,6 +1,7 @@
 """The dashboard's filters. Every one answers a bad value with a 400, never silence."""
 
 import datetime
+from typing import ClassVar
 
 import django_filters
 from django import forms
@@ -54,11 +55,12 @@ class DeclaredFilterSet(django_filters.FilterSet):
     the queryset whole, so the answer is the whole queryset without a form.
 
     For FilterSets whose every filter reads one query parameter named as the filter
-    (no range filters, whose parameters carry suffixes) and that change no filter per
-    instance.
+    (no range filters, whose parameters carry suffixes; no form prefix) and that
+    change no filter per instance.
     """
 
-    _form_classes: dict[type, type[forms.Form]] = {}
+    # One per FilterSet class; a race builds the same class twice, harmlessly.
+    _form_classes: ClassVar[dict[type, type[forms.Form]]] = {}
 
     def get_form_class(self) -> type[forms.Form]:
         cls = type(self)
