@@ -3,8 +3,9 @@
 - Against the ceiling (issue 14: each at >= 60%): each read endpoint (the dashboard's
   first page, each filter, 10,000 rows deep, one row, a customer's orders, the stats)
   and the ceiling (a token-authenticated DRF view answering ``{}``) take turns on the
-  same server, ``ROUNDS`` short wrk runs each, one after the other, so both see the same
-  minute of this shared machine; the share is the ratio of the medians.
+  same server, ``ROUNDS`` wrk runs of half ``--seconds`` each, one after the other, so
+  both see the same minute of this shared machine; the share is the ratio of the
+  medians.
 - Against the CRUD way (the same filters on the write tables), on a fresh server.
 - The plans: EXPLAIN ANALYZE of each page query.
 """
@@ -124,7 +125,7 @@ def read_endpoints(env: Env) -> list[tuple[str, str]]:
     ]
 
 
-ROUNDS = 3
+ROUNDS = 5
 CEILING_SHARE_TARGET = 0.60
 
 
@@ -137,9 +138,11 @@ def turn_about(env: Env, base: str, seconds: float) -> dict[str, tuple[WrkResult
 
     The machine is shared and its speed swings between minutes, so a ceiling measured
     once cannot be compared with an endpoint measured a minute later. Each endpoint
-    and the ceiling take turns of ``seconds`` (which goes first alternates, so a drift
-    favours neither); for each, the run with the median req/s, and the ceiling's.
+    and the ceiling take turns of half ``seconds`` (short turns follow the swings;
+    which goes first alternates, so a drift favours neither); for each, the run with
+    the median req/s, and the ceiling's.
     """
+    turn_seconds = max(1.0, round(seconds / 2))
     medians = {}
     for name, path in read_endpoints(env):
         ours: list[WrkResult] = []
@@ -147,7 +150,7 @@ def turn_about(env: Env, base: str, seconds: float) -> dict[str, tuple[WrkResult
         for turn in range(ROUNDS):
             pair = [(ceiling, "/bench/ceiling"), (ours, path)]
             for runs, url in pair if turn % 2 == 0 else pair[::-1]:
-                runs.append(wrk(f"{base}{url}", env.token, seconds))
+                runs.append(wrk(f"{base}{url}", env.token, turn_seconds))
         medians[name] = (_median_run(ours), _median_run(ceiling))
         share = medians[name][0].requests_per_second / medians[name][1].requests_per_second
         log(f"{name}: {share:.0%} of the ceiling")
