@@ -1,13 +1,14 @@
-"""People's pages: /dashboard/, the stats endpoints and the admin's list pages.
+"""People's pages: /dashboard/ and the admin's list pages.
 
 - ``/dashboard/`` server time: p50 with one connection (nothing queues), and req/s
   with six, for a logged-in clerk (a session cookie).
-- ``/stats/summary`` and ``/stats/daily``: req/s beside the ceiling (an authenticated
-  DRF view answering ``{}``) on the same server.
 - Each admin list page (orders, events, summaries, customers; the whole list, a
   filter, a search), p50 with one connection, beside the same page with the options
   it had before (``bench/old_admin.py``: full COUNT, date hierarchy, ``icontains``)
   on the same data, in the same run.
+
+The stats endpoints are measured with the other read endpoints, against the ceiling,
+in ``bench/dashboard.py``.
 """
 
 from __future__ import annotations
@@ -73,13 +74,10 @@ def admin_pages() -> list[tuple[str, str, str]]:
 
 def measure(env: Env, seconds: float) -> list[Figure]:
     manage("collectstatic", "--no-input")  # the pages link their assets by hashed name
-    token = f"Authorization: Token {env.token}"
     figures = []
     with gunicorn(env) as base:
         cookie = session_cookie(base)
         answers_200(f"{base}/dashboard/", [cookie])
-        answers_200(f"{base}/stats/summary", [token])
-        answers_200(f"{base}/stats/daily", [token])
         log("wrk: /dashboard/ (1 connection, then 6)")
         one = wrk(f"{base}/dashboard/", env.token, seconds, connections=1, headers=[cookie])
         six = wrk(f"{base}/dashboard/", env.token, seconds, headers=[cookie])
@@ -93,7 +91,6 @@ def measure(env: Env, seconds: float) -> list[Figure]:
                 met=one.errors == 0 and one.p50_ms <= DASHBOARD_TARGET_MS,
             )
         )
-        log("wrk: ceiling, /stats/summary, /stats/daily")
         ceiling = wrk(f"{base}/bench/ceiling", env.token, seconds)
         figures.append(
             Figure(
@@ -104,18 +101,6 @@ def measure(env: Env, seconds: float) -> list[Figure]:
                 "ceiling",
             )
         )
-        for path in ("/stats/summary", "/stats/daily"):
-            result = wrk(f"{base}{path}", env.token, seconds)
-            figures.append(
-                Figure(
-                    path,
-                    result.requests_per_second,
-                    "req/s",
-                    ceiling.requests_per_second,
-                    "ceiling: DRF view answering {}",
-                    met=result.errors == 0 or None,
-                )
-            )
         figures.append(
             Figure("ceiling (context): DRF view answering {}", ceiling.requests_per_second, "req/s")
         )

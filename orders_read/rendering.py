@@ -1,6 +1,6 @@
-"""Fast read-only lists: ``.values()`` rows shaped like the serializer's output, orjson.
+"""Fast read-only rows: ``.values()`` rows shaped like the serializer's output, orjson.
 
-The dashboard's list is the hot path: building a model instance and running a
+The dashboard's list (and its row) is the hot path: building a model instance and running a
 ``ModelSerializer`` for each of 50 rows costs more than the query itself. The
 rows are read as dicts and turned into exactly what ``OrderSummarySerializer``
 outputs (the tests compare the two), then rendered by orjson.
@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from django.utils import timezone
+from rest_framework.generics import get_object_or_404
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -64,7 +65,8 @@ class OrjsonRenderer(JSONRenderer):
 
 
 class ValuesListMixin:
-    """``list()`` from ``.values()`` rows for a view whose serializer is the summary's."""
+    """``list()`` and ``retrieve()`` from ``.values()`` rows, for a view whose serializer
+    is the summary's (a ``ModelSerializer`` for one row cost more than reading it)."""
 
     renderer_classes = [OrjsonRenderer]
 
@@ -72,3 +74,11 @@ class ValuesListMixin:
         queryset = self.filter_queryset(self.get_queryset()).values(*FIELDS)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(represent(page))
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The row ``get_object()`` finds (404 when the filters exclude it), as a dict."""
+        queryset = self.filter_queryset(self.get_queryset()).values(*FIELDS)
+        lookup = self.lookup_url_kwarg or self.lookup_field
+        row = get_object_or_404(queryset, **{self.lookup_field: self.kwargs[lookup]})
+        self.check_object_permissions(request, row)
+        return Response(represent([row])[0])

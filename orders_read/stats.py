@@ -12,11 +12,11 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, Sum
+from django.db import connections, router
 from django.utils import timezone
 
 from orders_read.daily_sales.projection import COUNTERS, daily_sales
-from orders_read.engine.status import projection_status
+from orders_read.engine.status import projection_lag
 from orders_read.models import DailySales
 from orders_write.statuses import OrderStatus
 
@@ -24,7 +24,6 @@ from orders_write.statuses import OrderStatus
 WINDOWS = {"today": 1, "last_7_days": 7, "last_30_days": 30}
 # The longest range ``daily`` serves: a year, leap day included.
 MAX_DAILY_RANGE_DAYS = 366
-_SUMS = {name: Sum(name, default=0) for name in COUNTERS}
 
 
 @dataclass(frozen=True)
@@ -78,23 +77,33 @@ def utc_today() -> datetime.date:
 def summary(today: datetime.date | None = None) -> dict[str, Figures]:
     """Each window ending ``today`` (default: today in UTC), and ``all_time``.
 
-    One query: every window's sums side by side (``SUM … FILTER``), over the days' rows.
+    One query: every window's sums side by side (``SUM … FILTER``), over the days'
+    rows. Written as SQL, from ``WINDOWS`` and ``COUNTERS``: the ORM spent about 6 ms
+    of CPU per request composing these 24 filtered sums (more than the rest of the
+    request), where PostgreSQL adds them up in a fraction of a millisecond.
     """
     today = today or utc_today()
-    windows = {
-        name: Q(day__gte=today - datetime.timedelta(days=length - 1), day__lte=today)
-        for name, length in WINDOWS.items()
+    first_days = {
+        name: today - datetime.timedelta(days=length - 1) for name, length in WINDOWS.items()
     }
-    windows["all_time"] = Q()
-    sums = {
-        f"{window}__{column}": Sum(column, filter=days or None, default=0)
-        for window, days in windows.items()
-        for column in _SUMS
-    }
-    row = DailySales.objects.aggregate(**sums)
+    database = connections[router.db_for_read(DailySales)]
+    quote = database.ops.quote_name
+    day = quote(DailySales._meta.get_field("day").column)
+    adapt = database.ops.adapt_datefield_value
+    sums, params = [], []
+    for first in first_days.values():
+        for column in COUNTERS:
+            sums.append(f"SUM({quote(column)}) FILTER (WHERE {day} >= %s AND {day} <= %s)")
+            params += [adapt(first), adapt(today)]
+    sums += [f"SUM({quote(column)})" for column in COUNTERS]
+    sql = f"SELECT {', '.join(sums)} FROM {quote(DailySales._meta.db_table)}"
+    with database.cursor() as cursor:
+        cursor.execute(sql, params)
+        # NULL (no day in the window) is 0; PostgreSQL sums bigints as numerics.
+        row = iter([int(value or 0) for value in cursor.fetchone()])
     return {
-        window: Figures(**{column: row[f"{window}__{column}"] for column in _SUMS})
-        for window in windows
+        window: Figures(**{column: next(row) for column in COUNTERS})
+        for window in [*first_days, "all_time"]
     }
 
 
@@ -102,7 +111,7 @@ def daily(since: datetime.date, until: datetime.date) -> list[tuple[datetime.dat
     """Every day from ``since`` to ``until`` (inclusive), days without orders at zero."""
     rows = {
         row.pop("day"): Figures(**row)
-        for row in DailySales.objects.filter(day__range=(since, until)).values("day", *_SUMS)
+        for row in DailySales.objects.filter(day__range=(since, until)).values("day", *COUNTERS)
     }
     length = (until - since).days + 1
     days = (since + datetime.timedelta(days=offset) for offset in range(length))
@@ -114,8 +123,9 @@ def as_of(now: datetime.datetime | None = None) -> datetime.datetime:
 
     The engine's lag of ``daily_sales`` (the age of the oldest committed event its
     ledger does not hold yet), so a read model kept current by the inline path is
-    "now" whatever catch-up's checkpoint says.
+    "now" whatever catch-up's checkpoint says. Only the lag: the rest of the
+    projection's status (the log's head, its dead letters) is not read.
     """
     now = now or timezone.now()
-    lag = projection_status(daily_sales.name, now).lag_seconds
+    lag = projection_lag(daily_sales.name, now).seconds
     return now - datetime.timedelta(seconds=lag)

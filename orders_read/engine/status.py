@@ -60,29 +60,53 @@ class ProjectionStatus:
         }
 
 
-def projection_status(name: str, now: datetime.datetime | None = None) -> ProjectionStatus:
+@dataclass(frozen=True)
+class Lag:
+    """The committed events a projection does not reflect yet (see ``projection_lag``)."""
+
+    checkpoint: LogPosition
+    events: int
+    # True when more events follow the ones read (the limit): the lag is at least ``events``.
+    capped: bool
+    seconds: float
+
+
+def projection_lag(name: str, now: datetime.datetime | None = None) -> Lag:
     """Lag: the committed events after the checkpoint that the projection does not reflect.
 
     Committed, safe to read yet or not: an event behind a long-open transaction is
-    lag. Of the first ``LAG_COUNT_LIMIT`` events after the checkpoint
-    (``lag_events_capped`` says more follow), ``lag_events`` counts those not reflected
-    and ``lag_seconds`` is the age of the first of them in log order. Reading walks the
-    (transaction id, position) index from the checkpoint, never the whole backlog.
+    lag. Of the first ``LAG_COUNT_LIMIT`` events after the checkpoint (``capped`` says
+    more follow), ``events`` counts those not reflected and ``seconds`` is the age of
+    the first of them in log order. Reading walks the (transaction id, position)
+    index from the checkpoint, never the whole backlog: two queries when the
+    projection is current (the checkpoint, the events after it), the cost of a read
+    that only needs the lag (the stats' ``as_of``).
     """
     now = now or timezone.now()
     checkpoint = get_checkpoint(name)
-    head = event_log.head()
     pending = event_log.after(checkpoint, horizon=event_log.MAX_BIGINT)
     window = event_log.headers(pending[: LAG_COUNT_LIMIT + 1])
     behind = not_reflected(registry.get(name), window[:LAG_COUNT_LIMIT])
+    return Lag(
+        checkpoint=checkpoint,
+        events=len(behind),
+        capped=len(window) > LAG_COUNT_LIMIT,
+        seconds=(now - behind[0].occurred_at).total_seconds() if behind else 0.0,
+    )
+
+
+def projection_status(name: str, now: datetime.datetime | None = None) -> ProjectionStatus:
+    """The projection's lag (``projection_lag``), the log's head and its dead letters."""
+    lag = projection_lag(name, now)
+    head = event_log.head()
     dead_letters = DeadLetter.objects.filter(projection=name).order_by("position")
     return ProjectionStatus(
         name=name,
-        checkpoint=checkpoint,
+        checkpoint=lag.checkpoint,
         head_position=head.position if head else 0,
-        lag_events=len(behind),
-        lag_events_capped=len(window) > LAG_COUNT_LIMIT,
-        lag_seconds=(now - behind[0].occurred_at).total_seconds() if behind else 0.0,
+        lag_events=lag.events,
+        lag_events_capped=lag.capped,
+        lag_seconds=lag.seconds,
         dead_letter_count=dead_letters.count(),
         dead_letters=list(dead_letters[:DEAD_LETTERS_LISTED]),
     )

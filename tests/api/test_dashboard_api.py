@@ -3,12 +3,14 @@
 import datetime
 import json
 import uuid
+from unittest import mock
 
 import pytest
 from django.test import TestCase
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
+from orders_read.filters import OrderSummaryFilter
 from orders_read.models import OrderSummary
 from orders_read.serializers import OrderSummarySerializer
 from orders_write.bus import dispatch
@@ -231,3 +233,48 @@ def test_list_rows_are_what_the_serializer_gives(api_client, history):
     ).data
     assert rows == json.loads(JSONRenderer().render(expected))
     assert set(rows[0]) == ROW_FIELDS
+
+
+def test_the_filters_form_class_is_built_once():
+    """django-filter built a new form class for every request."""
+    first = OrderSummaryFilter({"status": "PENDING"}).get_form_class()
+    second = OrderSummaryFilter({"status": "BOGUS"}).get_form_class()
+
+    assert first is second
+    # Each request still validates with its own form.
+    assert OrderSummaryFilter({"status": "PENDING"}).is_valid()
+    assert not OrderSummaryFilter({"status": "BOGUS"}).is_valid()
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/orders/dashboard", ""),
+        ("/orders/dashboard", "page_size=10"),
+        ("/customers/{customer_id}/orders", ""),
+        ("/orders/dashboard/{order_id}", ""),
+    ],
+)
+def test_a_read_asking_for_no_filter_builds_no_form(api_client, history, path, query):
+    """Without any filter parameter every filter keeps the rows: no form is validated."""
+
+    order = history[0]
+    url = path.format(customer_id=order.customer_id, order_id=order.id) + f"?{query}"
+
+    with mock.patch.object(OrderSummaryFilter, "get_form_class", side_effect=AssertionError):
+        response = api_client.get(url)
+
+    assert response.status_code == 200, response.content
+    assert response.json()
+
+
+def test_a_row_is_read_as_the_serializer_shapes_it_without_running_it(api_client, history):
+    """The row's answer is ``.values()`` shaped by ``represent`` (as the list's rows)."""
+    row = OrderSummary.objects.get(pk=history[4].id)
+    expected = json.loads(JSONRenderer().render(OrderSummarySerializer(row).data))
+
+    with mock.patch.object(OrderSummarySerializer, "to_representation", side_effect=AssertionError):
+        response = api_client.get(f"/orders/dashboard/{row.pk}")
+
+    assert response.status_code == 200, response.content
+    assert response.json() == expected

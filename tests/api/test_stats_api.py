@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, CancelOrder
 from orders_write.models import Event
+from tests.conftest import all_queries
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +143,50 @@ def test_as_of_says_how_far_behind_the_figures_are(api_client, place):
 def assert_current(as_of):
     behind = timezone.now() - datetime.datetime.fromisoformat(as_of)
     assert datetime.timedelta(0) <= behind < datetime.timedelta(seconds=5)
+
+
+def test_the_summary_is_one_query_exact_at_each_window_edge(place, django_assert_num_queries):
+    """Orders on the first day of each window and on the day before it, and one placed
+    "tomorrow" (a clock ahead of ours): each window counts exactly its days, and all
+    of them come from one statement, written as SQL (`stats.summary`)."""
+    from orders_read import stats
+
+    totals = {}
+    for days_ago in (0, 6, 7, 29, 30, -1):
+        with at(days_ago):
+            totals[days_ago] = place(days_ago % 3 + 1).total_cents
+    today = NOW.date()
+
+    with django_assert_num_queries(1):
+        figures = stats.summary(today)
+
+    def placed(*days):
+        return (len(days), sum(totals[day] for day in days))
+
+    assert (figures["today"].placed_count, figures["today"].placed_cents) == placed(0)
+    week = figures["last_7_days"]
+    assert (week.placed_count, week.placed_cents) == placed(0, 6)
+    month = figures["last_30_days"]
+    assert (month.placed_count, month.placed_cents) == placed(0, 6, 7, 29)
+    everything = figures["all_time"]
+    assert (everything.placed_count, everything.placed_cents) == placed(*totals)
+    assert everything.pending_count == len(totals)
+    # A window without a single day of orders is zeros, not nothing.
+    assert stats.summary(today + datetime.timedelta(days=2))["today"] == stats.Figures()
+
+
+def test_as_of_reads_only_the_lag(place):
+    """The checkpoint, the events after it (and whether those are counted), never the
+    rest of the projection's status: the log's head, the dead letters."""
+    from orders_read import stats
+
+    place(1)
+
+    with all_queries() as queries:
+        as_of = stats.as_of()
+
+    tables = [query["sql"].split(" FROM ")[1].split()[0].strip('"') for query in queries]
+    assert "orders_read_deadletter" not in tables
+    assert tables.count("orders_write_event") == 1  # the events after the checkpoint
+    assert len(queries) <= 3
+    assert_current(as_of.isoformat())
