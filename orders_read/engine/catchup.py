@@ -182,37 +182,89 @@ def retry_dead_letters(projection: Projection, result: PassResult) -> None:
 
 def catch_up(projection: Projection, *, batch_size: int = DEFAULT_BATCH_SIZE) -> PassResult:
     """One pass: retry dead letters, then apply every safe event after the checkpoint."""
-    result = PassResult(projection=projection.name)
-    retry_dead_letters(projection, result)
-    ProjectionCheckpoint.objects.get_or_create(name=projection.name)
+    return catch_up_together([projection], batch_size=batch_size)[0]
+
+
+def catch_up_together(
+    projections: Sequence[Projection], *, batch_size: int = DEFAULT_BATCH_SIZE
+) -> list[PassResult]:
+    """One pass of each of ``projections``, reading each batch of the log once for all.
+
+    Reading and decoding the log is most of what catch-up costs, and projections
+    usually sit at the same checkpoint (a rebuild, a fresh read model, a follower
+    of all of them): reading the log once per projection paid that cost again for
+    each. So each batch is read after the checkpoint furthest behind, with one
+    horizon for the whole pass, and each projection is given the part of it after
+    its own checkpoint: exactly what a read after that checkpoint with the same
+    horizon returns first. Each projection then applies its part in its own
+    transaction, which moves its own checkpoint by compare-and-set, as alone.
+    """
+    results = {
+        projection.name: PassResult(projection=projection.name) for projection in projections
+    }
+    for projection in projections:
+        retry_dead_letters(projection, results[projection.name])
+        ProjectionCheckpoint.objects.get_or_create(name=projection.name)
     horizon = event_log.safe_horizon()
+    while True:
+        checkpoints = checkpoints_of(results)
+        start = min(checkpoints.values())
+        batch = list(event_log.records(event_log.after(start, horizon)[:batch_size]))
+        if not batch:
+            for name, result in results.items():
+                result.checkpoint = checkpoints[name]
+            return list(results.values())
+        last = event_log.position_of(batch[-1])
+        for projection in projections:
+            position = checkpoints[projection.name]
+            if position >= last:
+                continue  # ahead of this batch: another applier got there
+            events = (
+                batch
+                if position == start
+                else [event for event in batch if event_log.position_of(event) > position]
+            )
+            apply_after(projection, position, last, events, results[projection.name])
+
+
+def checkpoints_of(results: dict[str, PassResult]) -> dict[str, LogPosition]:
+    """The checkpoint of each named projection, in one query."""
+    rows = ProjectionCheckpoint.objects.filter(name__in=list(results)).values_list(
+        "name", "transaction_id", "position"
+    )
+    found = {name: LogPosition(transaction_id, position) for name, transaction_id, position in rows}
+    return {name: found.get(name, event_log.START) for name in results}
+
+
+def apply_after(
+    projection: Projection,
+    position: LogPosition,
+    last: LogPosition,
+    events: list[AnyEvent],
+    result: PassResult,
+) -> None:
+    """Apply ``events`` (the log after ``position`` up to ``last``) and move the
+    checkpoint there, in one transaction; nothing if another applier moved it first."""
 
     def dead_letter(event: AnyEvent, error: Exception) -> None:
         record_dead_letter(projection.name, event, error)
         result.dead_lettered += 1
 
     database = read_database()
-    while True:
-        position = get_checkpoint(projection.name)
-        batch = list(event_log.records(event_log.after(position, horizon)[:batch_size]))
-        if not batch:
-            result.checkpoint = position
-            return result
-        last = event_log.position_of(batch[-1])
-        with (
-            transaction.atomic(using=database.alias),
-            tracing.span(
-                f"catch up {projection.name}",
-                links=event_log.metadata_of(batch) if tracing.active() else (),
-                attributes={"orders.events": len(batch)},
-            ),
-        ):
-            if not move_checkpoint(projection.name, position, last):
-                # Another applier took this batch: read on from where it got to.
-                continue
-            result.rows_written += apply_batch(projection, batch, dead_letter)
-        result.events += len(batch)
-        result.checkpoint = last
+    with (
+        transaction.atomic(using=database.alias),
+        tracing.span(
+            f"catch up {projection.name}",
+            links=event_log.metadata_of(events) if tracing.active() else (),
+            attributes={"orders.events": len(events)},
+        ),
+    ):
+        if not move_checkpoint(projection.name, position, last):
+            # Another applier took this batch: the next read starts where it got to.
+            return
+        result.rows_written += apply_batch(projection, events, dead_letter)
+    result.events += len(events)
+    result.checkpoint = last
 
 
 def move_checkpoint(name: str, expected: LogPosition, new: LogPosition) -> bool:
@@ -234,6 +286,5 @@ def catch_up_all(
     names: Sequence[str] | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> list[PassResult]:
     """One pass of each named projection (default: every registered one)."""
-    return [
-        catch_up(registry.get(name), batch_size=batch_size) for name in names or registry.names()
-    ]
+    projections = [registry.get(name) for name in names or registry.names()]
+    return catch_up_together(projections, batch_size=batch_size)
