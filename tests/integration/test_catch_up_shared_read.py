@@ -1,0 +1,94 @@
+"""Catch-up reads the log once for every projection, and daily_sales answers from the batch.
+
+Reading and decoding the log was most of what catch-up cost: one read per projection
+paid it again for each, and daily_sales read every order's stream again for its
+histories. These tests pin that each projection still gets exactly its events, and
+that daily_sales still counts exactly, whatever the batches hold.
+"""
+
+import math
+
+import pytest
+
+from orders_read.daily_sales import projection as daily_module
+from orders_read.daily_sales.projection import daily_sales
+from orders_read.daily_sales.verify import find_drift
+from orders_read.engine import catchup
+from orders_read.engine.catchup import catch_up, catch_up_all, get_checkpoint
+from orders_read.models import DailySales, DailySalesApplied, ProjectionCheckpoint
+from orders_read.order_summary.projection import order_summary
+from orders_write import event_log
+from orders_write.models import Event
+from tests.read_model import varied_history
+
+# Real commits: on PostgreSQL, catch-up waits for every open writer transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_one_read_gives_each_projection_exactly_the_events_after_its_checkpoint(
+    place, actor, monkeypatch
+):
+    varied_history(place, actor, count=8, project=False)
+    log = list(event_log.records(event_log.after(event_log.START)))
+    # order_summary is a third of the way in; daily_sales at the start.
+    ahead = len(log) // 3
+    checkpoint = event_log.position_of(log[ahead - 1])
+    ProjectionCheckpoint.objects.update_or_create(
+        name=order_summary.name,
+        defaults={"transaction_id": checkpoint.transaction_id, "position": checkpoint.position},
+    )
+    given: dict[str, list[int]] = {order_summary.name: [], daily_sales.name: []}
+    apply_batch = catchup.apply_batch
+
+    def recording(projection, events, on_failure, *args):
+        given[projection.name] += [event.position for event in events]
+        return apply_batch(projection, events, on_failure, *args)
+
+    reads = []
+    after = event_log.after
+
+    def counted(*args, **kwargs):
+        reads.append(args)
+        return after(*args, **kwargs)
+
+    monkeypatch.setattr(catchup, "apply_batch", recording)
+    monkeypatch.setattr(event_log, "after", counted)
+
+    catch_up_all([daily_sales.name, order_summary.name], batch_size=5)
+
+    positions = [event.position for event in log]
+    assert given[daily_sales.name] == positions
+    assert given[order_summary.name] == positions[ahead:]
+    # One read per batch of the log for both (and the empty one that ends the pass).
+    assert len(reads) == math.ceil(len(log) / 5) + 1
+    head = event_log.position_of(log[-1])
+    assert get_checkpoint(order_summary.name) == get_checkpoint(daily_sales.name) == head
+
+
+def test_daily_sales_reads_the_log_only_for_histories_its_batch_lacks(place, actor, monkeypatch):
+    varied_history(place, actor, count=8, project=False)
+    asked: list[object] = []
+    histories = daily_module.histories
+
+    def recording(stream_ids):
+        stream_ids = list(stream_ids)
+        asked.extend(stream_ids)
+        return histories(stream_ids)
+
+    monkeypatch.setattr(daily_module, "histories", recording)
+    transitions = Event.objects.exclude(type="OrderPlaced")
+    assert transitions.exists()
+
+    # The whole log in one batch: every history is at hand.
+    catch_up(daily_sales, batch_size=1000)
+    assert asked == []
+    assert DailySales.objects.exists()
+    assert find_drift() == []
+
+    # One event per batch: no transition has its order's placement at hand.
+    DailySales.objects.all().delete()
+    DailySalesApplied.objects.all().delete()
+    ProjectionCheckpoint.objects.filter(name=daily_sales.name).delete()
+    catch_up(daily_sales, batch_size=1)
+    assert sorted(asked) == sorted(transitions.values_list("stream_id", flat=True))
+    assert find_drift() == []
