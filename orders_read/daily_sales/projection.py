@@ -28,16 +28,18 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 from django.utils.dateparse import parse_datetime
 
 from orders_read.engine.ledger import claim
-from orders_read.engine.projection import LIVE, Projection, Tables
+from orders_read.engine.projection import LIVE, SQL, Projection, Tables
 from orders_read.models import DailySales, DailySalesApplied
 from orders_write import event_log
-from orders_write.event_log import AnyEvent
+from orders_write.event_log import AnyEvent, LogPosition
 from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
 from orders_write.statuses import OrderStatus
+from orders_write.upcasting import sql_upcast, stored_names
 
 # The status an order has after each event type.
 STATUS_AFTER = {
@@ -212,6 +214,110 @@ def _source(
     return "SELECT * FROM (VALUES " + ", ".join([row] * len(days)) + ") WHERE true", params
 
 
+# Catch-up's range in SQL: the events of (after, end] the ledger takes, moved as
+# ``moves`` moves them, added to their days. A transition's placement and the status
+# before it come from its order's stream in the log (the (stream_id, version) index),
+# as ``histories`` reads them.
+_RANGE_SQL = """
+WITH range AS (
+    SELECT event_id, stream_id, version, type,
+        CASE WHEN type IN ({placed}) THEN {day} END AS day,
+        CASE WHEN type IN ({placed}) THEN {total} END AS cents
+    FROM {events} e
+    WHERE type IN ({handled}) AND {within}
+), fresh AS (
+    INSERT INTO {ledger} (event_id)
+    SELECT event_id FROM range ORDER BY event_id
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+), counted AS (
+    SELECT range.* FROM range JOIN fresh USING (event_id)
+), moved AS (
+    SELECT day, 1 AS placed, cents, 0 AS approved, 0 AS cancelled
+    FROM counted WHERE type IN ({placed})
+    UNION ALL
+    SELECT e.day, 0, e.cents,
+        (c.type IN ({approved}))::int - (coalesce(b.type IN ({approved}), false))::int,
+        (c.type IN ({cancelled}))::int - (coalesce(b.type IN ({cancelled}), false))::int
+    FROM counted c
+    CROSS JOIN LATERAL (
+        SELECT {day} AS day, {total} AS cents FROM {events} e
+        WHERE e.stream_id = c.stream_id AND e.type IN ({placed})
+        ORDER BY e.version LIMIT 1
+    ) e
+    LEFT JOIN LATERAL (
+        SELECT type FROM {events} b
+        WHERE b.stream_id = c.stream_id AND b.type IN ({handled}) AND b.version < c.version
+        ORDER BY b.version DESC LIMIT 1
+    ) b ON true
+    WHERE c.type NOT IN ({placed})
+)
+INSERT INTO {table} ({columns})
+SELECT day, sum(placed), sum(placed * cents), sum(approved), sum(approved * cents),
+    sum(cancelled), sum(cancelled * cents)
+FROM moved
+GROUP BY day
+HAVING {changed}
+ORDER BY day
+ON CONFLICT ({day_column}) DO UPDATE SET {update}
+"""
+
+
+def range_sql(connection: BaseDatabaseWrapper, after: LogPosition, end: LogPosition) -> SQL | None:
+    """Count the events of the log in (``after``, ``end``] the ledger takes, in one
+    statement (PostgreSQL); None when an ``OrderPlaced`` upcaster has no SQL.
+
+    The same counts as ``apply`` over those events in batches: the ledger claims them
+    in event-id order, each is moved as ``moves`` moves it, and the days are written
+    in day order (a day whose changes add up to nothing is not written).
+    """
+    quote = connection.ops.quote_name
+    upcast = sql_upcast(OrderPlaced.type, "e.data", "e.schema_version")
+    if upcast is None:
+        return None
+    placed_data, params = upcast
+    params |= {
+        "after_txid": after.transaction_id,
+        "after_position": after.position,
+        "end_txid": end.transaction_id,
+        "end_position": end.position,
+    }
+
+    def names(*event_types: str) -> str:
+        listed = []
+        for name in sorted(stored_names(event_types)):
+            params[f"type_{len(params)}"] = name
+            listed.append(f"%(type_{len(params) - 1})s")
+        return ", ".join(listed)
+
+    table = quote(DailySales._meta.db_table)
+    update = ", ".join(
+        f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in COUNTERS
+    )
+    sql = _RANGE_SQL.format(
+        ledger=quote(DailySalesApplied._meta.db_table),
+        events=quote(event_log.TABLE),
+        table=table,
+        columns=", ".join(quote(name) for name in ("day", *COUNTERS)),
+        within=(
+            "(transaction_id, position) > (%(after_txid)s, %(after_position)s) "
+            "AND (transaction_id, position) <= (%(end_txid)s, %(end_position)s)"
+        ),
+        handled=names(*STATUS_AFTER),
+        placed=names(OrderPlaced.type),
+        approved=names(OrderApproved.type),
+        cancelled=names(OrderCancelled.type),
+        day=f"((({placed_data}) ->> 'placed_at')::timestamptz AT TIME ZONE 'UTC')::date",
+        total=f"(({placed_data}) ->> 'total_cents')::bigint",
+        changed=" OR ".join(
+            f"sum({column}) <> 0" for column in ("placed", "approved", "cancelled")
+        ),
+        day_column=quote("day"),
+        update=update,
+    )
+    return sql, params
+
+
 class DailySalesProjection(Projection):
     """Keeps ``DailySales`` and its ledger (or a rebuild's copies of them) from the log."""
 
@@ -225,6 +331,14 @@ class DailySalesProjection(Projection):
         with transaction.atomic(using=router.db_for_write(model)):
             fresh = claim(tables[DailySalesApplied], events)
             return add_to_days(model, moves(fresh, at_hand=events))
+
+    def range_statements(
+        self, connection: BaseDatabaseWrapper, after: LogPosition, end: LogPosition
+    ) -> list[SQL] | None:
+        if connection.vendor != "postgresql":
+            return None
+        statement = range_sql(connection, after, end)
+        return None if statement is None else [statement]
 
 
 daily_sales = DailySalesProjection()

@@ -39,6 +39,9 @@ from orders_write.event_log import LogPosition
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 5000
+# A projection this many events or more behind applies ranges of the log of this size
+# in SQL, when it can (``Projection.range_statements``).
+RANGE_SIZE = 50_000
 
 # Called with (event, exception) for an event a projection could not apply.
 OnFailure = Callable[[AnyEvent, Exception], None]
@@ -206,6 +209,8 @@ def catch_up_together(
         retry_dead_letters(projection, results[projection.name])
         ProjectionCheckpoint.objects.get_or_create(name=projection.name)
     horizon = event_log.safe_horizon()
+    for projection in projections:
+        apply_ranges(projection, horizon, results[projection.name])
     while True:
         checkpoints = checkpoints_of(results)
         start = min(checkpoints.values())
@@ -265,6 +270,71 @@ def apply_after(
         result.rows_written += apply_batch(projection, events, dead_letter)
     result.events += len(events)
     result.checkpoint = last
+
+
+def apply_ranges(projection: Projection, horizon: int | None, result: PassResult) -> None:
+    """While ``RANGE_SIZE`` safe events or more follow the checkpoint, apply them in SQL.
+
+    A large backlog (a fresh read model, a follower back after hours) spent most of its
+    time moving every event through Python: reading, decoding, folding, writing back.
+    A projection that can say in SQL what a range of the log does to its tables
+    (``range_statements``) has it done where the events already are, with nothing
+    read out; that needs the log and its tables in one database (not the split
+    topology, where the batches carry the events across). The range ends at an event
+    of the log below ``horizon``, so the no-gap rule holds as for a batch, and the
+    checkpoint moves by compare-and-set in the same transaction. A range whose
+    statements fail is rolled back whole, and the pass goes on in batches through
+    ``apply``, which isolates and dead-letters the event at fault.
+    """
+    database = read_database()
+    if database.alias != event_log.database().alias:
+        return
+    while True:
+        position = get_checkpoint(projection.name)
+        end = nth_after(position, RANGE_SIZE, horizon)
+        statements = (
+            projection.range_statements(database, position, end) if end is not None else None
+        )
+        if statements is None:
+            return
+        session = current_session(database)
+        try:
+            with (
+                transaction.atomic(using=database.alias),
+                tracing.span(
+                    f"catch up {projection.name} in SQL",
+                    attributes={"orders.events": RANGE_SIZE},
+                ),
+            ):
+                if not move_checkpoint(projection.name, position, end):
+                    continue  # another applier took this range: read on from its checkpoint
+                with database.cursor() as cursor:
+                    # Per-order index lookups make the planner's estimates big enough
+                    # to compile the statements (JIT), which costs more than they do.
+                    cursor.execute("SET LOCAL jit = off")
+                    for sql, params in statements:
+                        cursor.execute(sql, params)
+                        result.rows_written += max(cursor.rowcount, 0)
+        except Exception:
+            if session_lost(session, database):
+                raise
+            logger.warning(
+                "Range %s to %s failed in %s; applying it in batches",
+                position,
+                end,
+                projection.name,
+                exc_info=True,
+            )
+            return
+        result.events += RANGE_SIZE
+        result.checkpoint = end
+
+
+def nth_after(position: LogPosition, count: int, horizon: int | None) -> LogPosition | None:
+    """The position of the ``count``th safe event after ``position``; None if fewer follow."""
+    events = event_log.after(position, horizon).values_list("transaction_id", "position")
+    found = next(iter(events[count - 1 : count]), None)
+    return LogPosition(*found) if found else None
 
 
 def move_checkpoint(name: str, expected: LogPosition, new: LogPosition) -> bool:
