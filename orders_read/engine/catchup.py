@@ -13,7 +13,9 @@ recorded as a dead letter and the others go on; dead letters are retried at the
 start of every pass, and a retry that succeeds re-projects the event's whole
 stream, so later events of that order that depended on it are applied too.
 Each projection is given only the event types it handles; its checkpoint moves past
-the others. A lost database session is no event's fault: it ends the pass, and the
+the others. Projections caught up together share each read of the log
+(``catch_up_together``); a large backlog is applied in ranges in SQL where a
+projection can (``apply_ranges``). A lost database session is no event's fault: it ends the pass, and the
 batch is applied again once the caller has reconnected.
 """
 
