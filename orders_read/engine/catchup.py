@@ -15,8 +15,8 @@ stream, so later events of that order that depended on it are applied too.
 Each projection is given only the event types it handles; its checkpoint moves past
 the others. Projections caught up together share each read of the log
 (``catch_up_together``); a large backlog is applied in ranges in SQL where a
-projection can (``apply_ranges``). A lost database session is no event's fault: it ends the pass, and the
-batch is applied again once the caller has reconnected.
+projection can (``apply_ranges``). A lost database session is no event's fault: it
+ends the pass, and the batch is applied again once the caller has reconnected.
 """
 
 from __future__ import annotations
@@ -293,10 +293,11 @@ def apply_ranges(projection: Projection, horizon: int | None, result: PassResult
         return
     while True:
         position = get_checkpoint(projection.name)
-        end = nth_after(position, RANGE_SIZE, horizon)
-        statements = (
-            projection.range_statements(database, position, end) if end is not None else None
-        )
+        found = next_range(position, horizon)
+        if found is None:
+            return
+        end, size = found
+        statements = projection.range_statements(database, position, end)
         if statements is None:
             return
         session = current_session(database)
@@ -305,7 +306,7 @@ def apply_ranges(projection: Projection, horizon: int | None, result: PassResult
                 transaction.atomic(using=database.alias),
                 tracing.span(
                     f"catch up {projection.name} in SQL",
-                    attributes={"orders.events": RANGE_SIZE},
+                    attributes={"orders.events": size},
                 ),
             ):
                 if not move_checkpoint(projection.name, position, end):
@@ -328,15 +329,27 @@ def apply_ranges(projection: Projection, horizon: int | None, result: PassResult
                 exc_info=True,
             )
             return
-        result.events += RANGE_SIZE
+        result.events += size
         result.checkpoint = end
 
 
-def nth_after(position: LogPosition, count: int, horizon: int | None) -> LogPosition | None:
-    """The position of the ``count``th safe event after ``position``; None if fewer follow."""
+def next_range(position: LogPosition, horizon: int | None) -> tuple[LogPosition, int] | None:
+    """Where the next range after ``position`` ends, and how many events it holds.
+
+    ``RANGE_SIZE`` events; all the safe events that follow when fewer than two ranges'
+    worth do (a tail left to batches would cost more than the ranges before it); None
+    when fewer than ``RANGE_SIZE`` follow.
+    """
     events = event_log.after(position, horizon).values_list("transaction_id", "position")
-    found = next(iter(events[count - 1 : count]), None)
-    return LogPosition(*found) if found else None
+
+    def nth(count: int) -> LogPosition | None:
+        found = next(iter(events[count - 1 : count]), None)
+        return LogPosition(*found) if found else None
+
+    if nth(2 * RANGE_SIZE) is not None:
+        return nth(RANGE_SIZE), RANGE_SIZE
+    count = events.count()
+    return (nth(count), count) if count >= RANGE_SIZE else None
 
 
 def move_checkpoint(name: str, expected: LogPosition, new: LogPosition) -> bool:

@@ -58,7 +58,7 @@ def test_one_read_gives_each_projection_exactly_the_events_after_its_checkpoint(
     monkeypatch.setattr(catchup, "apply_batch", recording)
     monkeypatch.setattr(event_log, "after", counted)
     # Batches only (no range in SQL), and the log's reads are the batches' own.
-    monkeypatch.setattr(catchup, "nth_after", lambda *args: None)
+    monkeypatch.setattr(catchup, "next_range", lambda *args: None)
 
     catch_up_all([daily_sales.name, order_summary.name], batch_size=5)
 
