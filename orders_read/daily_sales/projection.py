@@ -253,8 +253,7 @@ WITH range AS (
     WHERE c.type NOT IN ({placed})
 )
 INSERT INTO {table} ({columns})
-SELECT day, sum(placed), sum(placed * cents), sum(approved), sum(approved * cents),
-    sum(cancelled), sum(cancelled * cents)
+SELECT day, {sums}
 FROM moved
 GROUP BY day
 HAVING {changed}
@@ -284,11 +283,20 @@ def range_sql(connection: BaseDatabaseWrapper, after: LogPosition, end: LogPosit
     }
 
     def names(*event_types: str) -> str:
+        """The names ``event_types`` are stored under, as parameters."""
         listed = []
         for name in sorted(stored_names(event_types)):
-            params[f"type_{len(params)}"] = name
-            listed.append(f"%(type_{len(params) - 1})s")
+            key = f"type_{len(params)}"
+            params[key] = name
+            listed.append(f"%({key})s")
         return ", ".join(listed)
+
+    # Each counter's sum over the moves, in ``COUNTERS`` order ("approved_cents": the
+    # approved moves times the order's cents).
+    sums = []
+    for column in COUNTERS:
+        moved, unit = column.split("_")
+        sums.append(f"sum({moved})" if unit == "count" else f"sum({moved} * cents)")
 
     table = quote(DailySales._meta.db_table)
     update = ", ".join(
@@ -309,9 +317,8 @@ def range_sql(connection: BaseDatabaseWrapper, after: LogPosition, end: LogPosit
         cancelled=names(OrderCancelled.type),
         day=f"((({placed_data}) ->> 'placed_at')::timestamptz AT TIME ZONE 'UTC')::date",
         total=f"(({placed_data}) ->> 'total_cents')::bigint",
-        changed=" OR ".join(
-            f"sum({column}) <> 0" for column in ("placed", "approved", "cancelled")
-        ),
+        sums=", ".join(sums),
+        changed=" OR ".join(f"{total} <> 0" for total in sums),
         day_column=quote("day"),
         update=update,
     )

@@ -286,10 +286,12 @@ def apply_ranges(projection: Projection, horizon: int | None, result: PassResult
     of the log below ``horizon``, so the no-gap rule holds as for a batch, and the
     checkpoint moves by compare-and-set in the same transaction. A range whose
     statements fail is rolled back whole, and the pass goes on in batches through
-    ``apply``, which isolates and dead-letters the event at fault.
+    ``apply``, which isolates and dead-letters the event at fault. A range holds the
+    locks of the rows it writes until it commits (a second or two), as a batch does
+    for its own rows: an inline write to one of them waits that long.
     """
     database = read_database()
-    if database.alias != event_log.database().alias:
+    if database.vendor != "postgresql" or database.alias != event_log.database().alias:
         return
     while True:
         position = get_checkpoint(projection.name)
