@@ -9,8 +9,11 @@ that daily_sales still counts exactly, whatever the batches hold.
 import math
 
 import pytest
+from django.conf import settings
+from django.db import connection
 from django.test import override_settings
 
+from config.databases import READ
 from orders_read.daily_sales import projection as daily_module
 from orders_read.daily_sales.projection import COUNTERS, daily_sales
 from orders_read.daily_sales.verify import find_drift
@@ -22,11 +25,18 @@ from orders_write import event_log
 from orders_write.bus import dispatch
 from orders_write.commands import CancelOrder
 from orders_write.models import Event
-from tests.conftest import postgres_only
+from tests.conftest import split_only
 from tests.read_model import summary_rows, varied_history
 
 # Real commits: on PostgreSQL, catch-up waits for every open writer transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
+
+# Ranges of the log are applied in SQL only where the log and the read model share
+# one PostgreSQL database.
+ranges_in_sql = pytest.mark.skipif(
+    connection.vendor != "postgresql" or READ in settings.DATABASES,
+    reason="ranges in SQL need the log and the read model in one PostgreSQL database",
+)
 
 
 def test_one_read_gives_each_projection_exactly_the_events_after_its_checkpoint(
@@ -135,7 +145,7 @@ def catch_up_in_ranges(monkeypatch, size):
     return ranges
 
 
-@postgres_only("ranges of the log are applied in SQL on PostgreSQL only")
+@ranges_in_sql
 def test_ranges_in_sql_leave_what_batches_leave(place, actor, monkeypatch):
     orders = varied_history(place, actor, count=8, project=False)
     catch_up_in_ranges(monkeypatch, 3)
@@ -155,7 +165,7 @@ def test_ranges_in_sql_leave_what_batches_leave(place, actor, monkeypatch):
     assert in_ranges[1] and find_drift() == []
 
 
-@postgres_only("ranges of the log are applied in SQL on PostgreSQL only")
+@ranges_in_sql
 def test_a_poison_event_in_a_range_is_still_dead_lettered(place, actor, monkeypatch, caplog):
     orders = varied_history(place, actor, count=8, project=False)
     placed = Event.objects.get(stream_id=orders[3].id, type="OrderPlaced")
@@ -172,3 +182,14 @@ def test_a_poison_event_in_a_range_is_still_dead_lettered(place, actor, monkeypa
     assert {(name, orders[3].id, "OrderPlaced") for name in registry.names()} <= set(letters)
     assert {stream_id for _, stream_id, _ in letters} == {orders[3].id}
     assert len(in_ranges[0]) == len(orders) - 1
+
+
+@split_only("the log and the read model in two databases")
+def test_two_databases_catch_up_in_batches_only(place, actor, monkeypatch):
+    varied_history(place, actor, count=4, project=False)
+
+    ranges = catch_up_in_ranges(monkeypatch, 2)
+
+    assert ranges == dict.fromkeys(registry.names(), 0)
+    assert len(summary_rows()) == 4
+    assert find_drift() == []
