@@ -45,25 +45,49 @@ def log_read_ceiling() -> float:
     return count / (time.monotonic() - started)
 
 
-def catch_up_rate() -> tuple[float, int, float, float]:
-    """Empty the read model and its checkpoint, time ``projection_status`` with the whole
-    log behind, then time ``catch_up_projections``."""
-    from django.db import connection
+def empty_every_projection() -> None:
+    """Empty every registered projection's tables (rows and ledgers alike), reset its
+    checkpoint and drop its dead letters: catch-up then does the whole work again for
+    each one. A ledger left full would make its projection count nothing."""
+    from django.db import connections, router
 
-    from orders_write.models import Event
+    from orders_read.engine import registry
+    from orders_read.models import DeadLetter, ProjectionCheckpoint
 
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE orders_read_ordersummary")
-        cursor.execute(
-            "UPDATE orders_read_projectioncheckpoint SET transaction_id = 0, position = 0"
-        )
-    events = Event.objects.count()
-    status_ms, count_ms = status_with_the_log_behind()
+    for projection in registry.projections():
+        for model in projection.models:
+            connection = connections[router.db_for_write(model)]
+            with connection.cursor() as cursor:
+                cursor.execute(f"TRUNCATE {connection.ops.quote_name(model._meta.db_table)}")
+    ProjectionCheckpoint.objects.update(transaction_id=0, position=0)
+    DeadLetter.objects.all().delete()
+
+
+def timed_catch_up(*args: str) -> float:
+    """Seconds of ``catch_up_projections *args`` from empty projections."""
+    empty_every_projection()
     started = time.monotonic()
     subprocess.run(
-        [PYTHON, "manage.py", "catch_up_projections"], check=True, cwd=ROOT, capture_output=True
+        [PYTHON, "manage.py", "catch_up_projections", *args],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
     )
-    return events / (time.monotonic() - started), events, status_ms, count_ms
+    return time.monotonic() - started
+
+
+def catch_up_rate() -> tuple[float, int, float, float, dict[str, float]]:
+    """Events/s of ``catch_up_projections`` from empty projections: the whole command,
+    then each projection alone; and ``projection_status`` with the whole log behind."""
+    from orders_read.engine import registry
+    from orders_write.models import Event
+
+    events = Event.objects.count()
+    empty_every_projection()
+    status_ms, count_ms = status_with_the_log_behind()
+    whole = events / timed_catch_up()
+    alone = {name: events / timed_catch_up("--projection", name) for name in registry.names()}
+    return whole, events, status_ms, count_ms, alone
 
 
 def status_with_the_log_behind() -> tuple[float, float]:
@@ -184,8 +208,8 @@ def follower_lag(seconds: float, logs: Path) -> tuple[float, float, float, int]:
 def measure(env: Env, seconds: float) -> list[Figure]:
     log("log read ceiling (raw COPY of the event log)")
     ceiling = statistics.median(log_read_ceiling() for _ in range(3))
-    log("catch_up_projections from an empty read model")
-    rate, events, status_ms, count_ms = catch_up_rate()
+    log("catch_up_projections from empty projections: all, then each alone")
+    rate, events, status_ms, count_ms, alone = catch_up_rate()
     sustained = max(seconds * 5, 30)
     log(f"follower lag at {RATE} orders/s for {sustained:.0f} s, inline projection off")
     with tempfile.TemporaryDirectory() as logs:
@@ -197,8 +221,18 @@ def measure(env: Env, seconds: float) -> list[Figure]:
             "events/s",
             ceiling,
             "raw COPY read of the log",
-            target=">= 20,000 events/s",
-            met=rate >= 20_000,
+            target=">= 50,000 events/s",
+            met=rate >= 50_000,
+        ),
+        *(
+            Figure(
+                f"catch_up_projections --projection {name} ({events:,} events)",
+                projection_rate,
+                "events/s",
+                ceiling,
+                "raw COPY read of the log",
+            )
+            for name, projection_rate in alone.items()
         ),
         Figure(
             f"projection_status (/health) with {events:,} events behind",

@@ -9,10 +9,12 @@ Counting each event once is not enough when events of one order arrive out of
 order (the inline path failed on the placement and succeeded on the approval,
 catch-up brings the placement later). So each event counts as a *move* that depends
 on nothing else that was delivered: a placement adds the order to its day; a status
-event takes the order out of the status it had just before that event (read from
-the order's stream in the log, not from what was delivered) and puts it into the new
-one. The moves of an order's events add up to "placed, now in its latest status"
-whatever order they are counted in, so once every event has been counted the rows
+event takes the order out of the status it had just before that event (the order's
+stream in the log says which, not what was delivered before; the batch being applied
+answers when it holds those events of the log, as catch-up's usually does) and puts
+it into the new one. The moves of an order's events add up to "placed, now in its
+latest status" whatever order they are counted in, so once every event has been
+counted the rows
 are exact: the same figures as COUNT and SUM over the order summaries.
 
 A rebuild on PostgreSQL adds those moves up in one statement (``fold_sql``): each
@@ -107,10 +109,16 @@ def histories(stream_ids: Iterable[UUID]) -> dict[UUID, History]:
     return found
 
 
-def moves(events: Sequence[AnyEvent]) -> dict[datetime.date, dict[str, int]]:
-    """What counting ``events`` changes, per day and column (see the module docstring)."""
+def moves(
+    events: Sequence[AnyEvent], at_hand: Sequence[AnyEvent] = ()
+) -> dict[datetime.date, dict[str, int]]:
+    """What counting ``events`` changes, per day and column (see the module docstring).
+
+    ``at_hand``: more events of the log (the batch ``events`` came in), which answer
+    for the histories they hold (``histories_at_hand``); the log is read for the rest.
+    """
     changes: dict[datetime.date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
-    for day, move in moves_by_event(events).values():
+    for day, move in moves_by_event(events, at_hand).values():
         row = changes[day]
         for name, change in move.items():
             row[name] += change
@@ -118,15 +126,17 @@ def moves(events: Sequence[AnyEvent]) -> dict[datetime.date, dict[str, int]]:
 
 
 def moves_by_event(
-    events: Sequence[AnyEvent],
+    events: Sequence[AnyEvent], at_hand: Sequence[AnyEvent] = ()
 ) -> dict[UUID, tuple[datetime.date, dict[str, int]]]:
     """What counting each of ``events`` changes: its day and columns, by event id.
 
     Events that change nothing are left out; an event given twice counts once.
+    ``at_hand``: as for ``moves``.
     """
     by_id: dict[UUID, tuple[datetime.date, dict[str, int]]] = {}
     transitions = [event for event in events if event.type != OrderPlaced.type]
-    logged = histories(event.stream_id for event in transitions)
+    known, unknown = histories_at_hand(transitions, [*at_hand, *events])
+    logged = {**histories(event.stream_id for event in unknown), **known}
     for event in events:
         if event.event_id in by_id:
             continue
@@ -149,6 +159,43 @@ def moves_by_event(
         if any(row.values()):
             by_id[event.event_id] = (history.placement.day, row)
     return by_id
+
+
+def histories_at_hand(
+    transitions: Sequence[AnyEvent], at_hand: Sequence[AnyEvent]
+) -> tuple[dict[UUID, History], list[AnyEvent]]:
+    """The histories of ``transitions``' orders that events of the log ``at_hand`` answer
+    for, and the transitions they do not answer for.
+
+    Re-reading every order's stream from the log cost catch-up more than counting its
+    events, and an order's events usually sit close together in the log: its
+    placement and the status change before a transition are often in the very batch
+    being applied. A transition at version v needs two things of its order's history:
+    the placement, and the status just before v, which is the status after the event
+    at version v - 1 (every event this projection is given sets a status; a version
+    holds one event, so the event at v - 1 in hand is the log's). When both are at
+    hand, so is the answer; otherwise the order's stream is read from the log.
+    """
+    by_version = {
+        (event.stream_id, event.version): event for event in at_hand if event.type in STATUS_AFTER
+    }
+    placed = {event.stream_id: event for event in at_hand if event.type == OrderPlaced.type}
+    answered: dict[UUID, History] = {}
+    unanswered: set[UUID] = set()
+    for event in transitions:
+        previous = by_version.get((event.stream_id, event.version - 1))
+        if previous is None or event.stream_id not in placed:
+            unanswered.add(event.stream_id)
+            continue
+        history = answered.setdefault(
+            event.stream_id, History(placement=placement_of(placed[event.stream_id]))
+        )
+        history.statuses[previous.version] = STATUS_AFTER[previous.type]
+        history.statuses[event.version] = STATUS_AFTER[event.type]
+        history.event_ids.add(event.event_id)
+    # An order with a transition not answered here is read whole from the log.
+    known = {key: history for key, history in answered.items() if key not in unanswered}
+    return known, [event for event in transitions if event.stream_id not in known]
 
 
 def add_to_days(model: type[Model], changes: dict[datetime.date, dict[str, int]]) -> int:
@@ -246,7 +293,7 @@ INSERT INTO {table} ({columns})
 SELECT {values}
 FROM (
     SELECT DISTINCT ON (stream_id) stream_id, version,
-        ({placed_at} AT TIME ZONE 'UTC')::date AS day, {total_cents} AS total_cents
+        {day} AS day, {total_cents} AS total_cents
     FROM {events}
     WHERE type IN ({placed_types}) AND (transaction_id, position) <= (%(txid)s, %(position)s)
     ORDER BY stream_id, version
@@ -276,9 +323,6 @@ def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> S
     data, params = placed_data
     params |= {"txid": end.transaction_id, "position": end.position}
 
-    def payload(sql: str, key: str) -> str:
-        return sql.format(json=f"{data} -> '{key}'", text=f"{data} ->> '{key}'")
-
     # The cents only when every placement of the day has them: SUM would skip a NULL.
     cents = "CASE WHEN count(p.total_cents) = count(*) THEN sum(p.total_cents) END"
     # Column name → its SQL: INSERT and SELECT lists are both made from this one mapping.
@@ -292,11 +336,129 @@ def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> S
         table=quote(table),
         columns=", ".join(quote(name) for name in values),
         values=",\n    ".join(values.values()),
-        placed_at=payload(JSON_TIMESTAMP, "placed_at"),
-        total_cents=payload(JSON_INTEGER, "total_cents"),
+        day=placed_day(data),
+        total_cents=placed_total(data),
         events=quote(event_log.TABLE),
         placed_types=type_names(params, "placed", [OrderPlaced.type]),
         status_types=type_names(params, "status", STATUS_AFTER.keys() - {OrderPlaced.type}),
+    )
+    return sql, params
+
+
+def placed_day(data: str) -> str:
+    """SQL: the UTC day of an ``OrderPlaced`` payload ``data`` (as ``placement_of`` reads it)."""
+    placed_at = JSON_TIMESTAMP.format(json=f"{data} -> 'placed_at'", text=f"{data} ->> 'placed_at'")
+    return f"({placed_at} AT TIME ZONE 'UTC')::date"
+
+
+def placed_total(data: str) -> str:
+    """SQL: the total in cents of an ``OrderPlaced`` payload ``data``; NULL if not a number."""
+    return JSON_INTEGER.format(json=f"{data} -> 'total_cents'", text=f"{data} ->> 'total_cents'")
+
+
+# Catch-up's range in SQL: the events of (after, end] the ledger takes, moved as
+# ``moves`` moves them, added to their days. A transition's placement and the status
+# before it come from its order's stream in the log (the (stream_id, version) index),
+# as ``histories`` reads them.
+_RANGE_SQL = """
+WITH range AS (
+    SELECT event_id, stream_id, version, type,
+        CASE WHEN type IN ({placed}) THEN {day} END AS day,
+        CASE WHEN type IN ({placed}) THEN {total} END AS cents
+    FROM {events} e
+    WHERE type IN ({handled}) AND {within}
+), fresh AS (
+    INSERT INTO {ledger} (event_id)
+    SELECT event_id FROM range ORDER BY event_id
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+), counted AS (
+    SELECT range.* FROM range JOIN fresh USING (event_id)
+), moved AS (
+    SELECT day, 1 AS placed, cents, 0 AS approved, 0 AS cancelled
+    FROM counted WHERE type IN ({placed})
+    UNION ALL
+    SELECT e.day, 0, e.cents,
+        (c.type IN ({approved}))::int - (coalesce(b.type IN ({approved}), false))::int,
+        (c.type IN ({cancelled}))::int - (coalesce(b.type IN ({cancelled}), false))::int
+    FROM counted c
+    CROSS JOIN LATERAL (
+        SELECT {day} AS day, {total} AS cents FROM {events} e
+        WHERE e.stream_id = c.stream_id AND e.type IN ({placed})
+        ORDER BY e.version LIMIT 1
+    ) e
+    LEFT JOIN LATERAL (
+        SELECT type FROM {events} b
+        WHERE b.stream_id = c.stream_id AND b.type IN ({handled}) AND b.version < c.version
+        ORDER BY b.version DESC LIMIT 1
+    ) b ON true
+    WHERE c.type NOT IN ({placed})
+)
+INSERT INTO {table} ({columns})
+SELECT day, {sums}
+FROM moved
+GROUP BY day
+HAVING {changed}
+ORDER BY day
+ON CONFLICT ({day_column}) DO UPDATE SET {update}
+"""
+
+
+def range_sql(connection: BaseDatabaseWrapper, after: LogPosition, end: LogPosition) -> SQL | None:
+    """Count the events of the log in (``after``, ``end``] the ledger takes, in one
+    statement (PostgreSQL); None when an ``OrderPlaced`` upcaster has no SQL.
+
+    The same counts as ``apply`` over those events in batches: the ledger claims them
+    in event-id order, each is moved as ``moves`` moves it, and the days are written
+    in day order (a day whose changes add up to nothing is not written).
+    """
+    quote = connection.ops.quote_name
+    upcast = sql_upcast(OrderPlaced.type, "e.data", "e.schema_version")
+    if upcast is None:
+        return None
+    placed_data, params = upcast
+    params |= {
+        "after_txid": after.transaction_id,
+        "after_position": after.position,
+        "end_txid": end.transaction_id,
+        "end_position": end.position,
+    }
+
+    # Each counter's sum over the moves, in ``COUNTERS`` order ("approved_cents": the
+    # approved moves times the order's cents). The cents only when every move of the day
+    # has them (SUM would skip a NULL): a total that is not a JSON number fails the
+    # statement, and the range goes on in batches, which dead-letter its event.
+    sums = []
+    for column in COUNTERS:
+        moved, unit = column.split("_")
+        if unit == "count":
+            sums.append(f"sum({moved})")
+        else:
+            sums.append(f"CASE WHEN count(cents) = count(*) THEN sum({moved} * cents) END")
+
+    table = quote(DailySales._meta.db_table)
+    update = ", ".join(
+        f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in COUNTERS
+    )
+    sql = _RANGE_SQL.format(
+        ledger=quote(DailySalesApplied._meta.db_table),
+        events=quote(event_log.TABLE),
+        table=table,
+        columns=", ".join(quote(name) for name in ("day", *COUNTERS)),
+        within=(
+            "(transaction_id, position) > (%(after_txid)s, %(after_position)s) "
+            "AND (transaction_id, position) <= (%(end_txid)s, %(end_position)s)"
+        ),
+        handled=type_names(params, "handled", STATUS_AFTER),
+        placed=type_names(params, "placed", [OrderPlaced.type]),
+        approved=type_names(params, "approved", [OrderApproved.type]),
+        cancelled=type_names(params, "cancelled", [OrderCancelled.type]),
+        day=placed_day(f"({placed_data})"),
+        total=placed_total(f"({placed_data})"),
+        sums=", ".join(sums),
+        changed=" OR ".join(f"{total} <> 0" for total in sums),
+        day_column=quote("day"),
+        update=update,
     )
     return sql, params
 
@@ -320,6 +482,15 @@ class DailySalesProjection(Projection):
         with transaction.atomic(using=alias, savepoint=False):
             fresh = claim(ledger, events)
             return add_to_days(model, moves(fresh))
+
+    def range_statements(
+        self, connection: BaseDatabaseWrapper, after: LogPosition, end: LogPosition
+    ) -> list[SQL] | None:
+        """The range in one statement (``range_sql``), on PostgreSQL."""
+        if connection.vendor != "postgresql":
+            return None
+        statement = range_sql(connection, after, end)
+        return None if statement is None else [statement]
 
     def set_based_rebuild(
         self, connection: BaseDatabaseWrapper, tables: Tables, end: LogPosition

@@ -13,8 +13,10 @@ recorded as a dead letter and the others go on; dead letters are retried at the
 start of every pass, and a retry that succeeds re-projects the event's whole
 stream, so later events of that order that depended on it are applied too.
 Each projection is given only the event types it handles; its checkpoint moves past
-the others. A lost database session is no event's fault: it ends the pass, and the
-batch is applied again once the caller has reconnected.
+the others. Projections caught up together share each read of the log
+(``catch_up_together``); a large backlog is applied in ranges in SQL where a
+projection can (``apply_ranges``). A lost database session is no event's fault: it
+ends the pass, and the batch is applied again once the caller has reconnected.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ from orders_write.event_log import LogPosition
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 5000
+# A projection this many events or more behind applies ranges of the log of this size
+# in SQL, when it can (``Projection.range_statements``).
+RANGE_SIZE = 50_000
 
 # Called with (event, exception) for an event a projection could not apply.
 OnFailure = Callable[[AnyEvent, Exception], None]
@@ -182,37 +187,171 @@ def retry_dead_letters(projection: Projection, result: PassResult) -> None:
 
 def catch_up(projection: Projection, *, batch_size: int = DEFAULT_BATCH_SIZE) -> PassResult:
     """One pass: retry dead letters, then apply every safe event after the checkpoint."""
-    result = PassResult(projection=projection.name)
-    retry_dead_letters(projection, result)
-    ProjectionCheckpoint.objects.get_or_create(name=projection.name)
+    return catch_up_together([projection], batch_size=batch_size)[0]
+
+
+def catch_up_together(
+    projections: Sequence[Projection], *, batch_size: int = DEFAULT_BATCH_SIZE
+) -> list[PassResult]:
+    """One pass of each of ``projections``, reading each batch of the log once for all.
+
+    Reading and decoding the log is most of what catch-up costs, and projections
+    usually sit at the same checkpoint (a rebuild, a fresh read model, a follower
+    of all of them): reading the log once per projection paid that cost again for
+    each. So each batch is read after the checkpoint furthest behind, with one
+    horizon for the whole pass, and each projection is given the part of it after
+    its own checkpoint: exactly what a read after that checkpoint with the same
+    horizon returns first. Each projection then applies its part in its own
+    transaction, which moves its own checkpoint by compare-and-set, as alone.
+    """
+    results = {
+        projection.name: PassResult(projection=projection.name) for projection in projections
+    }
+    for projection in projections:
+        retry_dead_letters(projection, results[projection.name])
+        ProjectionCheckpoint.objects.get_or_create(name=projection.name)
     horizon = event_log.safe_horizon()
+    for projection in projections:
+        apply_ranges(projection, horizon, results[projection.name])
+    while True:
+        checkpoints = checkpoints_of(results)
+        start = min(checkpoints.values())
+        batch = list(event_log.records(event_log.after(start, horizon)[:batch_size]))
+        if not batch:
+            for name, result in results.items():
+                result.checkpoint = checkpoints[name]
+            return list(results.values())
+        last = event_log.position_of(batch[-1])
+        for projection in projections:
+            position = checkpoints[projection.name]
+            if position >= last:
+                continue  # ahead of this batch: another applier got there
+            events = (
+                batch
+                if position == start
+                else [event for event in batch if event_log.position_of(event) > position]
+            )
+            apply_after(projection, position, last, events, results[projection.name])
+
+
+def checkpoints_of(results: dict[str, PassResult]) -> dict[str, LogPosition]:
+    """The checkpoint of each named projection, in one query."""
+    rows = ProjectionCheckpoint.objects.filter(name__in=list(results)).values_list(
+        "name", "transaction_id", "position"
+    )
+    found = {name: LogPosition(transaction_id, position) for name, transaction_id, position in rows}
+    return {name: found.get(name, event_log.START) for name in results}
+
+
+def apply_after(
+    projection: Projection,
+    position: LogPosition,
+    last: LogPosition,
+    events: list[AnyEvent],
+    result: PassResult,
+) -> None:
+    """Apply ``events`` (the log after ``position`` up to ``last``) and move the
+    checkpoint there, in one transaction; nothing if another applier moved it first."""
 
     def dead_letter(event: AnyEvent, error: Exception) -> None:
         record_dead_letter(projection.name, event, error)
         result.dead_lettered += 1
 
     database = read_database()
+    with (
+        transaction.atomic(using=database.alias),
+        tracing.span(
+            f"catch up {projection.name}",
+            links=event_log.metadata_of(events) if tracing.active() else (),
+            attributes={"orders.events": len(events)},
+        ),
+    ):
+        if not move_checkpoint(projection.name, position, last):
+            # Another applier took this batch: the next read starts where it got to.
+            return
+        result.rows_written += apply_batch(projection, events, dead_letter)
+    result.events += len(events)
+    result.checkpoint = last
+
+
+def apply_ranges(projection: Projection, horizon: int | None, result: PassResult) -> None:
+    """While ``RANGE_SIZE`` safe events or more follow the checkpoint, apply them in SQL.
+
+    A large backlog (a fresh read model, a follower back after hours) spent most of its
+    time moving every event through Python: reading, decoding, folding, writing back.
+    A projection that can say in SQL what a range of the log does to its tables
+    (``range_statements``) has it done where the events already are, with nothing
+    read out; that needs the log and its tables in one database (not the split
+    topology, where the batches carry the events across). The range ends at an event
+    of the log below ``horizon``, so the no-gap rule holds as for a batch, and the
+    checkpoint moves by compare-and-set in the same transaction. A range whose
+    statements fail is rolled back whole, and the pass goes on in batches through
+    ``apply``, which isolates and dead-letters the event at fault. A range holds the
+    locks of the rows it writes until it commits (a second or two), as a batch does
+    for its own rows: an inline write to one of them waits that long.
+    """
+    database = read_database()
+    if database.vendor != "postgresql" or database.alias != event_log.database().alias:
+        return
     while True:
         position = get_checkpoint(projection.name)
-        batch = list(event_log.records(event_log.after(position, horizon)[:batch_size]))
-        if not batch:
-            result.checkpoint = position
-            return result
-        last = event_log.position_of(batch[-1])
-        with (
-            transaction.atomic(using=database.alias),
-            tracing.span(
-                f"catch up {projection.name}",
-                links=event_log.metadata_of(batch) if tracing.active() else (),
-                attributes={"orders.events": len(batch)},
-            ),
-        ):
-            if not move_checkpoint(projection.name, position, last):
-                # Another applier took this batch: read on from where it got to.
-                continue
-            result.rows_written += apply_batch(projection, batch, dead_letter)
-        result.events += len(batch)
-        result.checkpoint = last
+        found = next_range(position, horizon)
+        if found is None:
+            return
+        end, size = found
+        statements = projection.range_statements(database, position, end)
+        if statements is None:
+            return
+        session = current_session(database)
+        try:
+            with (
+                transaction.atomic(using=database.alias),
+                tracing.span(
+                    f"catch up {projection.name} in SQL",
+                    attributes={"orders.events": size},
+                ),
+            ):
+                if not move_checkpoint(projection.name, position, end):
+                    continue  # another applier took this range: read on from its checkpoint
+                with database.cursor() as cursor:
+                    # Per-order index lookups make the planner's estimates big enough
+                    # to compile the statements (JIT), which costs more than they do.
+                    cursor.execute("SET LOCAL jit = off")
+                    for sql, params in statements:
+                        cursor.execute(sql, params)
+                        result.rows_written += max(cursor.rowcount, 0)
+        except Exception:
+            if session_lost(session, database):
+                raise
+            logger.warning(
+                "Range %s to %s failed in %s; applying it in batches",
+                position,
+                end,
+                projection.name,
+                exc_info=True,
+            )
+            return
+        result.events += size
+        result.checkpoint = end
+
+
+def next_range(position: LogPosition, horizon: int | None) -> tuple[LogPosition, int] | None:
+    """Where the next range after ``position`` ends, and how many events it holds.
+
+    ``RANGE_SIZE`` events; all the safe events that follow when fewer than two ranges'
+    worth do (a tail left to batches would cost more than the ranges before it); None
+    when fewer than ``RANGE_SIZE`` follow.
+    """
+    events = event_log.after(position, horizon).values_list("transaction_id", "position")
+
+    def nth(count: int) -> LogPosition | None:
+        found = next(iter(events[count - 1 : count]), None)
+        return LogPosition(*found) if found else None
+
+    if nth(2 * RANGE_SIZE) is not None:
+        return nth(RANGE_SIZE), RANGE_SIZE
+    count = events.count()
+    return (nth(count), count) if count >= RANGE_SIZE else None
 
 
 def move_checkpoint(name: str, expected: LogPosition, new: LogPosition) -> bool:
@@ -234,6 +373,5 @@ def catch_up_all(
     names: Sequence[str] | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> list[PassResult]:
     """One pass of each named projection (default: every registered one)."""
-    return [
-        catch_up(registry.get(name), batch_size=batch_size) for name in names or registry.names()
-    ]
+    projections = [registry.get(name) for name in names or registry.names()]
+    return catch_up_together(projections, batch_size=batch_size)

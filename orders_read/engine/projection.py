@@ -5,7 +5,8 @@ declares the models whose tables it owns (a rebuild copies and swaps all of them
 the event types it handles (the engine hands it only those), how it applies a batch
 of events to its tables idempotently, and how it folds the whole log from scratch for
 a rebuild (by default: every event, in log order, through ``apply``), optionally also
-as one set-based SQL statement.
+as one set-based SQL statement, and optionally how it applies a range of the log in
+SQL (a large catch-up).
 """
 
 from __future__ import annotations
@@ -109,6 +110,20 @@ class Projection:
         ``fold`` instead. It fills the projection's own tables; a ledger among them is
         the engine's to fill, in the same transaction, with every handled event up to
         ``end`` (what ``claim`` records once the Python fold has applied them all).
+        """
+        return None
+
+    def range_statements(
+        self, connection: BaseDatabaseWrapper, after: LogPosition, end: LogPosition
+    ) -> list[SQL] | None:
+        """Statements applying the log's events in (``after``, ``end``] to the live tables,
+        or None.
+
+        Optional (PostgreSQL, the log and the tables in one database): catch-up runs
+        them instead of ``apply`` while the backlog is large, in the transaction that
+        moves the checkpoint, so like ``apply`` they must leave the tables as applying
+        those events in log order would, and be idempotent. Should one fail, catch-up
+        goes on through ``apply``, which dead-letters a poison event.
         """
         return None
 

@@ -58,6 +58,13 @@ def write_newer(
         return cursor.rowcount
 
 
+def newer_conflict(
+    model: type[Model], columns: tuple[str, ...], key: str, version: str = "version"
+) -> str:
+    """``write_newer``'s ON CONFLICT clause, for a statement that inserts rows of its own."""
+    return _upsert_statements(model, router.db_for_write(model), columns, key, version).conflict
+
+
 def _copy_upsert(
     rows: Sequence[Row],
     model: type[Model],

@@ -153,50 +153,62 @@ FROM (
     FROM {events}
     CROSS JOIN LATERAL (SELECT {placed_data} AS data) d
     CROSS JOIN LATERAL (SELECT {payload}) c
-    WHERE type IN ({placed_types}) AND (transaction_id, position) <= (%(txid)s, %(position)s)
+    WHERE type IN ({placed_types}) AND {within}
     ORDER BY stream_id, version
 ) p
 LEFT JOIN (
     SELECT DISTINCT ON (stream_id) stream_id, version, type, occurred_at
     FROM {events}
-    WHERE type IN ({status_types}) AND (transaction_id, position) <= (%(txid)s, %(position)s)
+    WHERE type IN ({status_types}) AND {within}
     ORDER BY stream_id, version DESC
 ) s ON s.stream_id = p.stream_id
 ORDER BY p.stream_id
+{conflict}"""
+_UP_TO = "(transaction_id, position) <= (%(txid)s, %(position)s)"
+_AFTER = "(transaction_id, position) > (%(after_txid)s, %(after_position)s) AND " + _UP_TO
+
+# Catch-up's range: the orders placed before it take the last status event in it, as
+# ``evolve`` folds them into the row already there (a newer row is left alone).
+_STATUS_SQL = """
+UPDATE {table} t SET status = {status}, last_updated = s.occurred_at, version = s.version
+FROM (
+    SELECT DISTINCT ON (stream_id) stream_id, version, type, occurred_at
+    FROM {events}
+    WHERE type IN ({status_types}) AND {within}
+    ORDER BY stream_id, version DESC
+) s
+WHERE t.order_id = s.stream_id AND t.version < s.version
 """
 
 
-def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> SQL | None:
+def fold_sql(
+    connection: BaseDatabaseWrapper,
+    table: str,
+    end: LogPosition,
+    after: LogPosition | None = None,
+    conflict: str = "",
+) -> SQL | None:
     """The set-based fold of the log up to ``end`` into ``table`` (PostgreSQL).
 
-    None when an ``OrderPlaced`` upcaster cannot be said in SQL.
+    ``after``: only the events after it (catch-up's range), into a table that may hold
+    rows already, which ``conflict`` (an ON CONFLICT clause) settles. None when an
+    ``OrderPlaced`` upcaster cannot be said in SQL.
     """
     quote = connection.ops.quote_name
     placed_data = sql_upcast(OrderPlaced.type, quote("data"), quote("schema_version"))
     if placed_data is None:
         return None
     placed_data_sql, params = placed_data
-    params |= {
-        "pending": OrderStatus.PENDING.value,
-        "txid": end.transaction_id,
-        "position": end.position,
-    }
+    params |= {"pending": OrderStatus.PENDING.value, **_range_params(after, end)}
     placed_types = type_names(params, "placed", [OrderPlaced.type])
-    statuses = []
-    for event_type, status in STATUS_AFTER.items():
-        # A renamed status event is read under each of its stored names.
-        for name in sorted(stored_names([event_type])):
-            number = len(statuses)
-            params[f"type_{number}"], params[f"status_{number}"] = name, status.value
-            statuses.append(f"WHEN %(type_{number})s THEN %(status_{number})s")
+    status_case, status_types = _statuses(params, "s.type")
     later = "s.version > p.version"
     # Column name → its SQL: INSERT and SELECT lists are both made from this one mapping.
     values = {
         "order_id": "p.stream_id",
         **{column.name: f"p.{quote(column.name)}" for column in FROM_PAYLOAD},
         **{column.name: column.sql.format(value=f"p.{quote(column.source)}") for column in DERIVED},
-        "status": f"CASE WHEN {later} THEN CASE s.type {' '.join(statuses)} END "
-        "ELSE %(pending)s END",
+        "status": f"CASE WHEN {later} THEN {status_case} ELSE %(pending)s END",
         "last_updated": f"CASE WHEN {later} THEN s.occurred_at ELSE p.occurred_at END",
         "version": f"CASE WHEN {later} THEN s.version ELSE p.version END",
     }
@@ -213,6 +225,47 @@ def fold_sql(connection: BaseDatabaseWrapper, table: str, end: LogPosition) -> S
         events=quote(event_log.TABLE),
         placed_data=placed_data_sql,
         placed_types=placed_types,
-        status_types=", ".join(f"%(type_{number})s" for number in range(len(statuses))),
+        status_types=status_types,
+        within=_UP_TO if after is None else _AFTER,
+        conflict=conflict,
     )
     return sql, params
+
+
+def status_sql(
+    connection: BaseDatabaseWrapper, table: str, after: LogPosition, end: LogPosition
+) -> SQL:
+    """The status events in (``after``, ``end``] folded into the rows of ``table`` that
+    do not reflect them yet (PostgreSQL; catch-up's range, after ``fold_sql``)."""
+    quote = connection.ops.quote_name
+    params = _range_params(after, end)
+    status_case, status_types = _statuses(params, "s.type")
+    sql = _STATUS_SQL.format(
+        table=quote(table),
+        status=status_case,
+        events=quote(event_log.TABLE),
+        status_types=status_types,
+        within=_AFTER,
+    )
+    return sql, params
+
+
+def _range_params(after: LogPosition | None, end: LogPosition) -> dict[str, Any]:
+    params = {"txid": end.transaction_id, "position": end.position}
+    if after is not None:
+        params |= {"after_txid": after.transaction_id, "after_position": after.position}
+    return params
+
+
+def _statuses(params: dict[str, Any], type_sql: str) -> tuple[str, str]:
+    """(the status after the event of type ``type_sql``, the status types' list) in SQL;
+    their parameters are added to ``params``."""
+    cases = []
+    for event_type, status in STATUS_AFTER.items():
+        # A renamed status event is read under each of its stored names.
+        for name in sorted(stored_names([event_type])):
+            number = len(cases)
+            params[f"type_{number}"], params[f"status_{number}"] = name, status.value
+            cases.append(f"WHEN %(type_{number})s THEN %(status_{number})s")
+    types = ", ".join(f"%(type_{number})s" for number in range(len(cases)))
+    return f"CASE {type_sql} {' '.join(cases)} END", types

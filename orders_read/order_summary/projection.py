@@ -18,9 +18,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
 from orders_read.engine.projection import LIVE, SQL, AnyEvent, Projection, Row, Tables
-from orders_read.engine.upsert import copy_rows, write_newer
+from orders_read.engine.upsert import copy_rows, newer_conflict, write_newer
 from orders_read.models import OrderSummary
-from orders_read.order_summary.fold import COLUMNS, EVENT_TYPES, evolve, fold_sql
+from orders_read.order_summary.fold import COLUMNS, EVENT_TYPES, evolve, fold_sql, status_sql
 from orders_write import event_log
 from orders_write.event_log import LogPosition
 from orders_write.events import OrderPlaced
@@ -123,6 +123,20 @@ class OrderSummaryProjection(Projection):
         self, connection: BaseDatabaseWrapper, tables: Tables, end: LogPosition
     ) -> SQL | None:
         return fold_sql(connection, tables[OrderSummary]._meta.db_table, end)
+
+    def range_statements(
+        self, connection: BaseDatabaseWrapper, after: LogPosition, end: LogPosition
+    ) -> list[SQL] | None:
+        """The same fold over catch-up's range: the orders placed in it folded whole and
+        upserted over older rows, then the later status of the orders placed before it."""
+        if connection.vendor != "postgresql":
+            return None
+        table = OrderSummary._meta.db_table
+        conflict = newer_conflict(OrderSummary, COLUMNS, "order_id")
+        placed = fold_sql(connection, table, end, after=after, conflict=conflict)
+        if placed is None:
+            return None
+        return [placed, status_sql(connection, table, after, end)]
 
 
 def _copy_rows(rows: list[Row], copy: type[Model]) -> int:
