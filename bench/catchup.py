@@ -6,9 +6,10 @@ of the log (what no catch-up can beat). Writing: a binary COPY of the rows the w
 command wrote (the summaries, the days, the daily ledger: every table each projection
 owns) back into the same live tables, emptied the same way, with their primary keys
 and indexes present, as any catch-up writes them (a rebuild builds its indexes after;
-``bench.rebuild``). Its events/s is the log's events over that COPY's time: what a
-catch-up that did nothing but write its rows would reach. Each projection alone is
-set against its own tables' COPY.
+``bench.rebuild``). Its events/s is the log's events over that COPY's time (every
+projection's tables, one after the other, in one session): what a catch-up that did
+nothing but write its rows would reach. Catch-up applies the projections' ranges side
+by side, so each projection alone is set against its own tables' COPY.
 """
 
 from __future__ import annotations
