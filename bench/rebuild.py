@@ -54,7 +54,7 @@ def _child(what: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def _written_columns(model: type[Model]) -> list[str]:
+def written_columns(model: type[Model]) -> list[str]:
     """The columns a rebuild writes: all but those the database computes."""
     from django.db import models
 
@@ -70,7 +70,7 @@ def copy_ceiling(model: type[Model]) -> tuple[float, int]:
     from django.db import connection, transaction
 
     table = model._meta.db_table
-    columns = ", ".join(connection.ops.quote_name(name) for name in _written_columns(model))
+    columns = ", ".join(connection.ops.quote_name(name) for name in written_columns(model))
     pk = connection.ops.quote_name(model._meta.pk.column)
     buffer = io.BytesIO()
     with connection.cursor() as cursor:

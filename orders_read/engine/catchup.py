@@ -15,15 +15,18 @@ stream, so later events of that order that depended on it are applied too.
 Each projection is given only the event types it handles; its checkpoint moves past
 the others. Projections caught up together share each read of the log
 (``catch_up_together``); a large backlog is applied in ranges in SQL where a
-projection can (``apply_ranges``). A lost database session is no event's fault: it
+projection can (``apply_ranges``), each projection's ranges in a thread of its own
+(``apply_ranges_side_by_side``). A lost database session is no event's fault: it
 ends the pass, and the batch is applied again once the caller has reconnected.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.db import connections, router, transaction
@@ -211,8 +214,7 @@ def catch_up_together(
         retry_dead_letters(projection, results[projection.name])
         ProjectionCheckpoint.objects.get_or_create(name=projection.name)
     horizon = event_log.safe_horizon()
-    for projection in projections:
-        apply_ranges(projection, horizon, results[projection.name])
+    apply_ranges_side_by_side(projections, horizon, results)
     while True:
         checkpoints = checkpoints_of(results)
         start = min(checkpoints.values())
@@ -274,6 +276,59 @@ def apply_after(
     result.checkpoint = last
 
 
+def apply_ranges_side_by_side(
+    projections: Sequence[Projection], horizon: int | None, results: dict[str, PassResult]
+) -> None:
+    """Each projection's ranges (``apply_ranges``), in a thread each when one is due.
+
+    A range is server time, one backend per statement, and a pass applied the
+    projections' ranges one after the other: a large backlog took the sum of their
+    times. Their ranges write disjoint tables and move their own checkpoints, each by
+    compare-and-set in its own transaction, so nothing one does waits on or depends on
+    another; each on a connection of its own (a thread), a pass takes about the
+    longest of them. Threads only when a range is due (``ranges_due``): a follower's
+    pass, a few events behind, opens no connection. A lost session in a thread is
+    raised here, once every thread has ended.
+    """
+    if not ranges_due(projections, horizon, results):
+        for projection in projections:
+            apply_ranges(projection, horizon, results[projection.name])
+        return
+
+    def in_thread(projection: Projection) -> None:
+        try:
+            apply_ranges(projection, horizon, results[projection.name])
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    with ThreadPoolExecutor(max_workers=len(projections), thread_name_prefix="catch-up") as pool:
+        # A context each (one cannot be entered by two threads): their spans nest in the pass's.
+        running = [
+            pool.submit(contextvars.copy_context().run, in_thread, projection)
+            for projection in projections
+        ]
+        for future in running:
+            future.result()
+
+
+def ranges_due(
+    projections: Sequence[Projection], horizon: int | None, results: dict[str, PassResult]
+) -> bool:
+    """Whether two or more projections may have a range to apply in this pass: ranges run
+    here (``ranges_run_in``), a range follows the checkpoint furthest behind
+    (``next_range``), and no transaction is open (a thread's connection would not see
+    its uncommitted rows, and would wait on its locks)."""
+    database = read_database()
+    if len(projections) < 2 or not ranges_run_in(database) or database.in_atomic_block:
+        return False
+    return next_range(min(checkpoints_of(results).values()), horizon) is not None
+
+
+def ranges_run_in(database: BaseDatabaseWrapper) -> bool:
+    """Whether ranges can be applied in SQL in ``database``: PostgreSQL, holding the log."""
+    return database.vendor == "postgresql" and database.alias == event_log.database().alias
+
+
 def apply_ranges(projection: Projection, horizon: int | None, result: PassResult) -> None:
     """While ``RANGE_SIZE`` safe events or more follow the checkpoint, apply them in SQL.
 
@@ -291,7 +346,7 @@ def apply_ranges(projection: Projection, horizon: int | None, result: PassResult
     for its own rows: an inline write to one of them waits that long.
     """
     database = read_database()
-    if database.vendor != "postgresql" or database.alias != event_log.database().alias:
+    if not ranges_run_in(database):
         return
     while True:
         position = get_checkpoint(projection.name)

@@ -7,6 +7,7 @@ that daily_sales still counts exactly, whatever the batches hold.
 """
 
 import math
+import threading
 
 import pytest
 from django.conf import settings
@@ -182,6 +183,37 @@ def test_a_poison_event_in_a_range_is_still_dead_lettered(place, actor, monkeypa
     assert {(name, orders[3].id, "OrderPlaced") for name in registry.names()} <= set(letters)
     assert {stream_id for _, stream_id, _ in letters} == {orders[3].id}
     assert len(in_ranges[0]) == len(orders) - 1
+
+
+@ranges_in_sql
+def test_each_projection_applies_its_ranges_in_a_thread_of_its_own(place, actor, monkeypatch):
+    """A pass took the sum of the projections' range times; side by side, about the longest."""
+    varied_history(place, actor, count=6, project=False)
+    threads = {name: set() for name in registry.names()}
+    for projection in registry.projections():
+        statements = projection.range_statements
+
+        def recorded(connection, after, end, statements=statements, name=projection.name):
+            threads[name].add(threading.get_ident())
+            return statements(connection, after, end)
+
+        monkeypatch.setattr(projection, "range_statements", recorded)
+    monkeypatch.setattr(catchup, "RANGE_SIZE", 3)
+    catch_up_all()
+
+    assert all(len(found) == 1 for found in threads.values())
+    assert len(set.union(*threads.values())) == len(threads)
+    assert threading.get_ident() not in set.union(*threads.values())
+    assert len(summary_rows()) == 6
+    assert find_drift() == []
+
+    # Fewer events behind than a range (a follower's pass): no thread is started.
+    pools = []
+    monkeypatch.setattr(catchup, "ThreadPoolExecutor", lambda **options: pools.append(options))
+    varied_history(place, actor, count=1, project=False)
+    catch_up_all()
+    assert pools == []
+    assert len(summary_rows()) == 7
 
 
 @split_only("the log and the read model in two databases")
