@@ -17,7 +17,13 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connections,
+)
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -69,6 +75,15 @@ class WritesTheWriteSide(AuthenticatesOnTheWriteSide):
             logger.warning("Write side unavailable: %r", exc)
             exc = WriteSideUnavailable()
         return super().handle_exception(exc)  # type: ignore[misc]
+
+
+def write_side_unreachable() -> bool:
+    """Whether this thread's connection to the write database is missing or dead."""
+    database = connections[DEFAULT_DB_ALIAS]
+    try:
+        return database.connection is None or not database.is_usable()
+    except DatabaseError:
+        return True
 
 
 def database_states() -> dict[str, str]:

@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -224,3 +225,19 @@ def token_client(user):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
+
+
+def test_pages_outside_the_api_answer_503_naming_the_side_that_is_down(staff):
+    browser = Client()
+    with database_down(WRITE):
+        login, seconds = timed(
+            lambda: browser.post("/admin/login/", {"username": staff.username, "password": "x"})
+        )
+    browser.force_login(staff)
+    with read_side_down():
+        page = browser.get("/dashboard/")
+
+    assert (login.status_code, login.json()["code"]) == (503, "WRITE_SIDE_UNAVAILABLE")
+    assert seconds < ANSWER_WITHIN
+    assert login["Retry-After"]
+    assert (page.status_code, page.json()["code"]) == (503, "READ_MODEL_UNAVAILABLE")
