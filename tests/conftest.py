@@ -44,6 +44,15 @@ def split_only(reason: str) -> pytest.MarkDecorator:
     )
 
 
+def one_postgres_only(reason: str) -> pytest.MarkDecorator:
+    """Skip unless the log and the read model share one PostgreSQL database (where the
+    projections fold the log in SQL: set-based rebuilds, catch-up's ranges)."""
+    return pytest.mark.skipif(
+        connection.vendor != "postgresql" or READ in settings.DATABASES,
+        reason=f"the log and the read model in one PostgreSQL only: {reason}",
+    )
+
+
 def replicas_only(reason: str) -> pytest.MarkDecorator:
     """Skip unless hot standbys of the read database are configured (READ_REPLICA_URLS)."""
     return pytest.mark.skipif(

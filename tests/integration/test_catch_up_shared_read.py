@@ -10,11 +10,8 @@ import math
 import threading
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.test import override_settings
 
-from config.databases import READ
 from orders_read.daily_sales import projection as daily_module
 from orders_read.daily_sales.projection import COUNTERS, daily_sales
 from orders_read.daily_sales.verify import find_drift
@@ -26,7 +23,7 @@ from orders_write import event_log
 from orders_write.bus import dispatch
 from orders_write.commands import CancelOrder
 from orders_write.models import Event
-from tests.conftest import split_only
+from tests.conftest import one_postgres_only, split_only
 from tests.read_model import summary_rows, varied_history
 
 # Real commits: on PostgreSQL, catch-up waits for every open writer transaction.
@@ -34,10 +31,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # Ranges of the log are applied in SQL only where the log and the read model share
 # one PostgreSQL database.
-ranges_in_sql = pytest.mark.skipif(
-    connection.vendor != "postgresql" or READ in settings.DATABASES,
-    reason="ranges in SQL need the log and the read model in one PostgreSQL database",
-)
+ranges_in_sql = one_postgres_only("catch-up applies ranges of the log in SQL there")
 
 
 def test_one_read_gives_each_projection_exactly_the_events_after_its_checkpoint(

@@ -27,13 +27,13 @@ from orders_write import event_log, upcasting
 from orders_write.events import OrderPlaced
 from orders_write.models import Event
 from orders_write.upcasting import stored_names
-from tests.conftest import postgres_only
+from tests.conftest import one_postgres_only
 from tests.integration.test_daily_sales import daily_rows, random_history
 from tests.read_model import summary_rows
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    postgres_only("the set-based rebuild runs where the log and the read model share PostgreSQL"),
+    one_postgres_only("the set-based rebuild runs there"),
 ]
 
 # The name a test pretends ``OrderPlaced`` had before a rename.
