@@ -7,6 +7,10 @@ One database by default: ``DATABASE_URL`` (SQLite unless set) holds everything, 
 replication keeps, for dashboard reads. Aliases: ``default`` (the write side),
 ``read`` (only when ``READ_DATABASE_URL`` is set) and ``replica1``, ``replica2``...
 
+Every connection counts its queries, their durations and errors for ``/metrics``
+(django-prometheus's wrappers of Django's own SQLite and PostgreSQL engines:
+``django_db_execute_total``, ``django_db_query_duration_seconds``, ...).
+
 Every PostgreSQL connection gives up after ``ORDERS_DB_CONNECT_TIMEOUT`` seconds (libpq
 counts 2 at least), so a database that is down answers as an error in bounded time,
 never as a hanging request.
@@ -52,9 +56,17 @@ def database_settings(environ: Mapping[str, str], base_dir: Path) -> dict[str, d
     return databases
 
 
+# Django's engine → the same engine with django-prometheus's query counters.
+_MEASURED_ENGINES = {
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+}
+
+
 def _database(url: str, connect_timeout: int) -> dict[str, Any]:
     database = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
-    if database["ENGINE"] == "django.db.backends.sqlite3":
+    database["ENGINE"] = _MEASURED_ENGINES.get(database["ENGINE"], database["ENGINE"])
+    if database["ENGINE"] == _MEASURED_ENGINES["django.db.backends.sqlite3"]:
         # Tuned for a web server: WAL lets readers run beside the writer, the busy
         # timeout makes a second writer wait instead of failing, and IMMEDIATE
         # transactions take the write lock at BEGIN, so two requests never deadlock
@@ -71,7 +83,7 @@ def _database(url: str, connect_timeout: int) -> dict[str, Any]:
 
 
 def _sqlite_test_name(database: dict[str, Any], path: Path) -> None:
-    if database["ENGINE"] == "django.db.backends.sqlite3":
+    if database["ENGINE"] == _MEASURED_ENGINES["django.db.backends.sqlite3"]:
         database["TEST"] = {"NAME": str(path)}
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
@@ -130,3 +130,14 @@ def test_without_the_database_the_other_metrics_still_scrape(scrape, monkeypatch
 
     assert not any(name.startswith("orders_projection_") for name, _labels in samples)
     assert any(name.startswith("django_http_") for name, _labels in samples)
+
+
+def test_the_queries_of_each_database_are_counted(scrape, place):
+    """Database basics: every query a command runs is counted under its alias."""
+    before = scrape()
+    place()
+    after = scrape()
+
+    labels = {"alias": "default", "vendor": connection.vendor}
+    for name in ("django_db_execute_total", "django_db_query_duration_seconds_count"):
+        assert value(after, name, **labels) > value(before, name, **labels), name
