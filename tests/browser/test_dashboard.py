@@ -3,7 +3,7 @@
 Drives Debian's system Chromium through Playwright (no browser is downloaded)
 against pytest-django's live server. Everything the test needs from the database is
 made and counted before the browser starts: Playwright's sync API keeps an asyncio
-loop in this thread, where Django refuses ORM calls (see tests/admin/test_browser.py).
+loop in this thread, where Django refuses ORM calls (see tests/browser/test_browser.py).
 After that, the browser and the API are the only ways in.
 """
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["config", "common", "demo", "orders_write", "orders_read"]
+PACKAGES = ["config", "common", "demo", "bench", "orders_write", "orders_read"]
 
 _PACKAGE_LINE = re.compile(r"- `(\w+)/`")
 _MODULE_LINE = re.compile(r"  - `([\w/]+\.py)`:")
