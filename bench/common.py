@@ -170,11 +170,13 @@ def environment(orders: int) -> Iterator[Env]:
 
 @contextlib.contextmanager
 def gunicorn(
-    env: Env, extra_env: dict[str, str] | None = None, threads: int | None = None
+    env: Env, extra_env: dict[str, str] | None = None, threads: int | None = None, nice: int = 0
 ) -> Iterator[str]:
     """gunicorn (``WORKERS`` workers, DEBUG off) on a loopback port; yields its URL.
 
     Sync workers, or ``threads`` threads each (gthread, as ``make serve`` runs it).
+    ``nice``: run it at that lower CPU priority (``nice -n``), so processes beside it
+    keep the cycles they need first.
     """
     port = free_port()
     process_env = dict(
@@ -188,6 +190,7 @@ def gunicorn(
     )
     process = subprocess.Popen(
         [
+            *niced(nice),
             GUNICORN,
             "config.wsgi",
             "--bind",
@@ -212,6 +215,12 @@ def gunicorn(
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def niced(nice: int) -> list[str]:
+    """The prefix that runs a command at a lower CPU priority (none for 0); ``nice``
+    execs the command, so its pid is the command's."""
+    return ["nice", "-n", str(nice)] if nice else []
 
 
 def ensure_wrk() -> str:
@@ -253,11 +262,14 @@ def wrk(
     connections: int = 6,
     script: str | None = None,
     headers: list[str] | None = None,
+    nice: int = 0,
 ) -> WrkResult:
     """wrk on loopback for ``seconds``; errors are non-2xx answers, socket errors, timeouts.
 
-    ``headers``: more request headers (``"Cookie: sessionid=…"`` for the pages)."""
+    ``headers``: more request headers (``"Cookie: sessionid=…"`` for the pages);
+    ``nice``: a lower CPU priority, as for ``gunicorn``."""
     command = [
+        *niced(nice),
         ensure_wrk(),
         f"-t{min(2, connections)}",  # wrk needs a connection per thread
         f"-c{connections}",
