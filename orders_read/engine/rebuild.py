@@ -20,6 +20,7 @@ serving and following. Several projections rebuild side by side (``rebuild_each`
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -494,18 +495,19 @@ def _run_side_by_side(connection: BaseDatabaseWrapper, statements: list[SQL]) ->
     committed; inside a transaction, whose uncommitted copies no other connection
     sees, one after the other. A failure is raised once every statement has ended.
     """
-    alias = connection.alias
-
-    def run(statement: SQL) -> int:
-        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
-            # Sorts and hashes in memory: a fold reads the whole log once.
-            cursor.execute("SET LOCAL work_mem = '256MB'")
-            cursor.execute(*statement)
-            return cursor.rowcount
-
+    run = functools.partial(_execute, connection.alias)
     if connection.in_atomic_block:
         return list(map(run, statements))
     return list(_in_threads(run, statements))
+
+
+def _execute(alias: str, statement: SQL) -> int:
+    """One statement of a set-based fold, in a transaction; the rows it wrote."""
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        # Sorts and hashes in memory: a fold reads the whole log once.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute(*statement)
+        return cursor.rowcount
 
 
 def _in_threads(
