@@ -47,10 +47,11 @@ logger = logging.getLogger(__name__)
 SHADOW_SUFFIX = "_rebuild"
 INDEX_SUFFIX = "_rb"
 
-# A set-based fold whose rows are each one stream's is split into this many ranges of
-# streams, folded side by side: one per core of the database server. Each range's
-# statement scans the log again, so more parts than cores only adds work.
-FOLD_PARTS = 2
+# The database server's cores: a set-based fold whose rows are each one stream's is
+# split into this many ranges of streams, folded side by side, and the copies' indexes
+# are built this many at a time. Each range's statement scans the log again, so more
+# ranges than cores only adds work.
+SERVER_CORES = 2
 
 # Called with (events done, events in total) as the fold goes.
 Progress = Callable[[int, int], None]
@@ -413,16 +414,33 @@ def _streaming(connection: BaseDatabaseWrapper) -> contextlib.AbstractContextMan
 
 
 def _add_indexes(connection: BaseDatabaseWrapper, tables: Tables) -> None:
-    """The live tables' indexes on the copies, under temporary names."""
+    """The live tables' indexes on the copies, under temporary names.
+
+    On PostgreSQL outside a transaction, ``SERVER_CORES`` builds at a time, each on a
+    connection of its own: builds on one table do not lock each other out, and each
+    spends part of its time on one core (its parallel workers share only the scan
+    and sort).
+    """
+    indexes = [
+        (copy, _temporary(index))
+        for live, copy in tables.copies.items()
+        for index in live._meta.indexes
+    ]
+    build = functools.partial(_add_index, connection.alias)
+    if indexes and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        list(_in_threads(build, indexes, SERVER_CORES))
+    else:
+        list(map(build, indexes))
+
+
+def _add_index(alias: str, copy_and_index: tuple[type[models.Model], models.Index]) -> None:
+    copy, index = copy_and_index
+    connection = connections[alias]
     with connection.schema_editor() as editor:
         if connection.vendor == "postgresql":
             # Index builds sort in memory (the server's default is 64 MB).
-            editor.execute("SET maintenance_work_mem = '512MB'")
-        for live, copy in tables.copies.items():
-            for index in live._meta.indexes:
-                editor.add_index(copy, _temporary(index))
-        if connection.vendor == "postgresql":
-            editor.execute("RESET maintenance_work_mem")
+            editor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        editor.add_index(copy, index)
 
 
 def _fold_into(replay: Replay) -> int:
@@ -463,14 +481,14 @@ def _fold_in_sql(
 def _fold_statements(
     connection: BaseDatabaseWrapper, projection: Projection, tables: Tables, end: LogPosition
 ) -> list[SQL] | None:
-    """The projection's set-based statements: one per range of streams (``FOLD_PARTS``)
+    """The projection's set-based statements: one per range of streams (``SERVER_CORES``)
     where each row is one stream's fold, else one; None where it has none."""
     if not projection.rows_per_stream:
         statement = projection.set_based_rebuild(connection, tables, end)
         return None if statement is None else [statement]
     statements = [
         projection.set_based_rebuild(connection, tables, end, streams)
-        for streams in stream_ranges(FOLD_PARTS)
+        for streams in stream_ranges(SERVER_CORES)
     ]
     return None if None in statements else statements
 

@@ -58,7 +58,7 @@ def test_the_ranges_fold_side_by_side_each_on_a_connection_of_its_own(place, act
     varied_history(place, actor, count=12)
     inline = summary_rows()
     # Each range's statement waits for the others: one at a time, the first would wait in vain.
-    all_folding = threading.Barrier(rebuild_module.FOLD_PARTS, timeout=10)
+    all_folding = threading.Barrier(rebuild_module.SERVER_CORES, timeout=10)
     sessions, written = set(), []
     real_execute = rebuild_module._execute
 
@@ -74,8 +74,8 @@ def test_the_ranges_fold_side_by_side_each_on_a_connection_of_its_own(place, act
     result = rebuild(order_summary)
 
     assert result.method == "sql"
-    assert len(sessions) == rebuild_module.FOLD_PARTS
-    assert len(written) == rebuild_module.FOLD_PARTS and all(written)
+    assert len(sessions) == rebuild_module.SERVER_CORES
+    assert len(written) == rebuild_module.SERVER_CORES and all(written)
     assert result.rows == sum(written) == len(inline)
     assert summary_rows() == inline
 
@@ -92,7 +92,7 @@ def test_any_number_of_ranges_gives_the_inline_rows(place, actor, monkeypatch, p
         written.append(real_execute(alias, statement))
         return written[-1]
 
-    monkeypatch.setattr(rebuild_module, "FOLD_PARTS", parts)
+    monkeypatch.setattr(rebuild_module, "SERVER_CORES", parts)
     monkeypatch.setattr(rebuild_module, "_execute", execute)
     result = rebuild(order_summary)
 
