@@ -5,6 +5,7 @@ disjoint ranges of stream ids and folds each range in a statement of its own, on
 connection of its own. The ranges must hold every order exactly once; the rows must
 be the ones the inline path wrote whatever the number of ranges; and one range
 failing must leave the whole to the Python fold, with nothing of the others left.
+The copies' indexes are then built side by side too.
 """
 
 import logging
@@ -14,13 +15,14 @@ import pytest
 from django.db import connections
 
 from orders_read.engine import rebuild as rebuild_module
+from orders_read.engine.catchup import read_database
 from orders_read.engine.rebuild import rebuild
 from orders_read.engine.set_based import stream_ranges
 from orders_read.models import DeadLetter, OrderSummary
 from orders_read.order_summary.projection import order_summary
 from orders_write.events import OrderPlaced
 from orders_write.models import Event
-from tests.conftest import one_postgres_only
+from tests.conftest import one_postgres_only, postgres_only
 from tests.read_model import summary_rows, varied_history
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -122,3 +124,37 @@ def test_a_failing_range_leaves_the_whole_fold_to_python(place, actor, caplog):
     assert OrderSummary.objects.count() == len(expected)
     assert summary_rows() == expected
     assert set(DeadLetter.objects.values_list("stream_id", flat=True)) == {poisoned}
+
+
+@postgres_only("the indexes are built side by side there")
+def test_the_indexes_are_built_side_by_side_each_on_a_connection_of_its_own(
+    place, actor, monkeypatch
+):
+    varied_history(place, actor, count=4)
+    inline = summary_rows()
+    # The first two builds wait for each other: one at a time, the first would wait in vain.
+    first_two = threading.Barrier(2, timeout=10)
+    started, sessions = [], set()
+    lock = threading.Lock()
+    real_add_index = rebuild_module._add_index
+
+    def add_beside_another(alias, copy_and_index):
+        with lock:
+            started.append(copy_and_index)
+            first = len(started) <= 2
+        if first:
+            first_two.wait()
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                sessions.add(cursor.fetchone()[0])
+        real_add_index(alias, copy_and_index)
+
+    monkeypatch.setattr(rebuild_module, "_add_index", add_beside_another)
+    rebuild(order_summary)
+
+    assert len(started) == len(OrderSummary._meta.indexes)
+    assert len(sessions) == 2
+    assert summary_rows() == inline
+    with read_database().cursor() as cursor:
+        built = read_database().introspection.get_constraints(cursor, "orders_read_ordersummary")
+    assert {index.name for index in OrderSummary._meta.indexes} <= set(built)
