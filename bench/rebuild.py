@@ -5,8 +5,12 @@ binary COPY of exactly the rows of every table the projections own (the summarie
 the days, the daily ledger) into new tables, primary keys and indexes built after.
 The rebuild's rate is the same rows over its own time, in total and per projection
 (each projection's time as its rebuild measured it). The ceiling is one session; the
-rebuild runs the projections side by side, one session each (``rebuild_each``), so
-the per-projection lines are the like-for-like comparison.
+rebuild runs the projections side by side, one session each (``rebuild_each``), folds
+``order_summary`` in two ranges of orders side by side and builds the indexes two at a
+time, so the per-projection lines say how close each fold comes to writing its rows,
+and the overall line what the rebuild as a whole makes of the server's cores.
+Both build keys and indexes with the same settings: ``maintenance_work_mem`` 512 MB
+(``SET LOCAL``) and the server's parallel maintenance workers.
 """
 
 from __future__ import annotations

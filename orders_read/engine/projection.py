@@ -19,6 +19,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
 from orders_read.engine.ledger import AppliedEvents, unclaimed
+from orders_read.engine.set_based import EVERY_STREAM, Streams
 from orders_write.event_log import AnyEvent, LogPosition
 
 if TYPE_CHECKING:
@@ -63,6 +64,9 @@ class Projection:
     # opens the transaction itself where it needs more) may turn it off, to save the
     # round trips of BEGIN and COMMIT on every command.
     atomic_inline: ClassVar[bool] = True
+    # Whether each row is one stream's fold alone (no row adds streams up), so that
+    # ``set_based_rebuild`` over disjoint ranges of streams fills disjoint rows.
+    rows_per_stream: ClassVar[bool] = False
 
     def handled(self, events: Iterable[AnyEvent]) -> list[AnyEvent]:
         """The events of the types this projection handles, in their order."""
@@ -102,14 +106,20 @@ class Projection:
         return replay.through_apply()
 
     def set_based_rebuild(
-        self, connection: BaseDatabaseWrapper, tables: Tables, end: LogPosition
+        self,
+        connection: BaseDatabaseWrapper,
+        tables: Tables,
+        end: LogPosition,
+        streams: Streams = EVERY_STREAM,
     ) -> SQL | None:
         """One statement folding the log up to ``end`` into the empty ``tables``, or None.
 
         Optional (PostgreSQL only): the engine runs it, and should it fail, folds with
         ``fold`` instead. It fills the projection's own tables; a ledger among them is
-        the engine's to fill, in the same transaction, with every handled event up to
-        ``end`` (what ``claim`` records once the Python fold has applied them all).
+        the engine's to fill, beside it, with every handled event up to ``end`` (what
+        ``claim`` records once the Python fold has applied them all). Where
+        ``rows_per_stream``, the engine asks for one statement per range of
+        ``streams`` and runs them side by side: each fills the rows of its streams.
         """
         return None
 

@@ -1,8 +1,9 @@
 """Rebuild a projection from the whole event log with zero downtime.
 
 The new rows are built in copies of every table the projection owns while the
-dashboard keeps reading the old ones. On PostgreSQL a projection may offer one
-set-based statement that folds the whole log in the server (the engine fills a ledger
+dashboard keeps reading the old ones. On PostgreSQL a projection may offer a
+set-based statement that folds the whole log in the server (one per range of streams,
+run side by side, where each row is one stream's fold; the engine fills a ledger
 beside it with every event folded, and builds the keys after the fill); should it
 fail (an event it cannot read), or where there is none, the projection's ``fold``
 replays the log into the copies (by default every event in log order through
@@ -19,21 +20,23 @@ serving and following. Several projections rebuild side by side (``rebuild_each`
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from django.apps.registry import Apps
 from django.db import DatabaseError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.utils import CursorWrapper
 
 from orders_read.engine.catchup import DEFAULT_BATCH_SIZE, apply_batch, record_dead_letter
 from orders_read.engine.ledger import AppliedEvents
-from orders_read.engine.projection import AnyEvent, Projection, Tables
+from orders_read.engine.projection import SQL, AnyEvent, Projection, Tables
 from orders_read.engine.rebuild_lock import rebuild_lock
+from orders_read.engine.set_based import stream_ranges
 from orders_read.models import DeadLetter, ProjectionCheckpoint
 from orders_write import event_log
 from orders_write.event_log import EventQuerySet, LogPosition
@@ -44,8 +47,16 @@ logger = logging.getLogger(__name__)
 SHADOW_SUFFIX = "_rebuild"
 INDEX_SUFFIX = "_rb"
 
+# The database server's cores: a set-based fold whose rows are each one stream's is
+# split into this many ranges of streams, folded side by side, and the copies' indexes
+# are built this many at a time. Each range's statement scans the log again, so more
+# ranges than cores only adds work.
+SERVER_CORES = 2
+
 # Called with (events done, events in total) as the fold goes.
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -139,6 +150,15 @@ def _drop(connection: BaseDatabaseWrapper, model: type[models.Model]) -> None:
     if table in connection.introspection.table_names():
         with connection.schema_editor() as editor:
             editor.delete_model(model)
+
+
+def _create_copies(connection: BaseDatabaseWrapper, tables: Tables) -> None:
+    """Empty copies of the live tables, with their primary keys (any old ones dropped)."""
+    for copy in tables.copies.values():
+        _drop(connection, copy)
+    with connection.schema_editor() as editor:
+        for copy in tables.copies.values():
+            editor.create_model(copy)
 
 
 def _catch_up_copy(
@@ -310,16 +330,8 @@ def rebuild_each(
 
     if jobs == 1:
         yield from map(one, projections)
-        return
-
-    def in_thread(projection: Projection) -> RebuildResult:
-        try:
-            return one(projection)
-        finally:
-            connections.close_all()  # this thread's own connections
-
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="rebuild") as pool:
-        yield from pool.map(in_thread, projections)
+    else:
+        yield from _in_threads(one, projections, jobs)
 
 
 def side_by_side(projections: Sequence[Projection]) -> bool:
@@ -348,13 +360,8 @@ def _rebuild(
     started = time.monotonic()
     result = RebuildResult(projection=projection.name)
     tables = Tables({live: shadow_model(live) for live in projection.models})
-    copies = list(tables.copies.values())
-    for copy in copies:
-        # Left over from an interrupted rebuild: the lock says no other rebuild uses it.
-        _drop(connection, copy)
-    with connection.schema_editor() as editor:
-        for copy in copies:
-            editor.create_model(copy)
+    # Any left over from an interrupted rebuild: the lock says no other rebuild uses them.
+    _create_copies(connection, tables)
     try:
         end = event_log.safe_end()
         events = event_log.up_to(end).filter(type__in=stored_names(projection.event_types))
@@ -379,7 +386,7 @@ def _rebuild(
         position = _catch_up_copy(projection, tables, end, result, batch_size)
         result.checkpoint = _swap_in(projection, connection, tables, position, result, batch_size)
     except BaseException:
-        for copy in copies:
+        for copy in tables.copies.values():
             _drop(connection, copy)
         raise
     result.seconds = time.monotonic() - started
@@ -407,16 +414,33 @@ def _streaming(connection: BaseDatabaseWrapper) -> contextlib.AbstractContextMan
 
 
 def _add_indexes(connection: BaseDatabaseWrapper, tables: Tables) -> None:
-    """The live tables' indexes on the copies, under temporary names."""
+    """The live tables' indexes on the copies, under temporary names.
+
+    On PostgreSQL outside a transaction, ``SERVER_CORES`` builds at a time, each on a
+    connection of its own: builds on one table do not lock each other out, and each
+    spends part of its time on one core (its parallel workers share only the scan
+    and sort).
+    """
+    indexes = [
+        (copy, _temporary(index))
+        for live, copy in tables.copies.items()
+        for index in live._meta.indexes
+    ]
+    build = functools.partial(_add_index, connection.alias)
+    if indexes and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        list(_in_threads(build, indexes, SERVER_CORES))
+    else:
+        list(map(build, indexes))
+
+
+def _add_index(alias: str, copy_and_index: tuple[type[models.Model], models.Index]) -> None:
+    copy, index = copy_and_index
+    connection = connections[alias]
     with connection.schema_editor() as editor:
         if connection.vendor == "postgresql":
             # Index builds sort in memory (the server's default is 64 MB).
-            editor.execute("SET maintenance_work_mem = '512MB'")
-        for live, copy in tables.copies.items():
-            for index in live._meta.indexes:
-                editor.add_index(copy, _temporary(index))
-        if connection.vendor == "postgresql":
-            editor.execute("RESET maintenance_work_mem")
+            editor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        editor.add_index(copy, index)
 
 
 def _fold_into(replay: Replay) -> int:
@@ -431,62 +455,120 @@ def _fold_in_sql(
     end: LogPosition,
     events: EventQuerySet,
 ) -> int | None:
-    """Fold the log up to ``end`` into the copies in one transaction; None if it cannot.
+    """Fold the log up to ``end`` into the copies in the server; None if it cannot.
 
-    The projection's statement fills its own tables; a ledger among them is filled
-    here with ``events`` (every handled event up to ``end``), which is exactly what
-    the Python fold's ``claim`` records once all of them have been applied. The
-    statement either folds every one of them or fails, so the two never disagree.
+    The projection's statements fill its own tables (one per range of streams where
+    its rows split that way); a ledger among them is filled beside them with
+    ``events`` (every handled event up to ``end``), which is exactly what the Python
+    fold's ``claim`` records once all of them have been applied. The statements
+    either fold every one of those events or one fails: then the copies are made
+    again, empty, for the Python fold, so the two never disagree.
     """
-    statement = projection.set_based_rebuild(connection, tables, end)
-    if statement is None:
+    folds = _fold_statements(connection, projection, tables, end)
+    if folds is None:
         return None
-    sql, params = statement
+    fills = _ledger_fills(connection, tables, events)
     try:
-        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-            # Sorts and hashes in memory: the fold reads the whole log once.
-            cursor.execute("SET LOCAL work_mem = '256MB'")
-            cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
-            with _keys_built_after(cursor, tables):
-                cursor.execute(sql, params)
-                rows = cursor.rowcount
-                _fill_ledgers(cursor, tables, events)
-            return rows
+        with _keys_built_after(connection, tables):
+            written = _run_side_by_side(connection, [*folds, *fills])
     except DatabaseError as error:
         logger.warning("Set-based rebuild failed (%r); folding in Python instead", error)
+        _create_copies(connection, tables)
         return None
+    return sum(written[: len(folds)])
+
+
+def _fold_statements(
+    connection: BaseDatabaseWrapper, projection: Projection, tables: Tables, end: LogPosition
+) -> list[SQL] | None:
+    """The projection's set-based statements: one per range of streams (``SERVER_CORES``)
+    where each row is one stream's fold, else one; None where it has none."""
+    if not projection.rows_per_stream:
+        statement = projection.set_based_rebuild(connection, tables, end)
+        return None if statement is None else [statement]
+    statements = [
+        projection.set_based_rebuild(connection, tables, end, streams)
+        for streams in stream_ranges(SERVER_CORES)
+    ]
+    return None if None in statements else statements
+
+
+def _ledger_fills(
+    connection: BaseDatabaseWrapper, tables: Tables, events: EventQuerySet
+) -> list[SQL]:
+    """``INSERT … SELECT`` of ``events`` as applied into every ledger copy."""
+    quote = connection.ops.quote_name
+    select, params = events.values_list("event_id").order_by().query.sql_with_params()
+    return [
+        (f"INSERT INTO {quote(copy._meta.db_table)} ({quote('event_id')}) {select}", params)
+        for live, copy in tables.copies.items()
+        if issubclass(live, AppliedEvents)
+    ]
+
+
+def _run_side_by_side(connection: BaseDatabaseWrapper, statements: list[SQL]) -> list[int]:
+    """Run each statement in a transaction of its own; the rows each wrote.
+
+    Side by side, one connection (one server core) each, where the copies are
+    committed; inside a transaction, whose uncommitted copies no other connection
+    sees, one after the other. A failure is raised once every statement has ended.
+    """
+    run = functools.partial(_execute, connection.alias)
+    if connection.in_atomic_block:
+        return list(map(run, statements))
+    return list(_in_threads(run, statements))
+
+
+def _execute(alias: str, statement: SQL) -> int:
+    """One statement of a set-based fold, in a transaction; the rows it wrote."""
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        # Sorts and hashes in memory: a fold reads the whole log once.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute(*statement)
+        return cursor.rowcount
+
+
+def _in_threads(
+    function: Callable[[T], R], items: Sequence[T], workers: int | None = None
+) -> Iterator[R]:
+    """``map(function, items)`` in ``workers`` threads (one per item by default), each
+    with database connections of its own."""
+
+    def in_thread(item: T) -> R:
+        try:
+            return function(item)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    with ThreadPoolExecutor(
+        max_workers=workers or len(items), thread_name_prefix="rebuild"
+    ) as pool:
+        yield from pool.map(in_thread, items)
 
 
 @contextlib.contextmanager
-def _keys_built_after(cursor: CursorWrapper, tables: Tables) -> Iterator[None]:
+def _keys_built_after(connection: BaseDatabaseWrapper, tables: Tables) -> Iterator[None]:
     """The copies' primary keys dropped while the block fills them, then built again.
 
     One index build over the filled table sorts once; inserting each row into the
     index as it comes costs almost twice that for a ledger's random event ids. A
-    duplicate key fails the build, and with it the transaction: the rollback puts the
-    keys back for the Python fold, which needs them (``ON CONFLICT``).
+    duplicate key fails the build; a failure in the block leaves the keys dropped
+    (the caller makes the copies again).
     """
-    quote = cursor.db.ops.quote_name
+    quote = connection.ops.quote_name
     keys = {}
-    for copy in tables.copies.values():
-        table = copy._meta.db_table
-        constraints = cursor.db.introspection.get_constraints(cursor, table)
-        name = next(name for name, info in constraints.items() if info["primary_key"])
-        keys[table] = (name, copy._meta.pk.column)
-        cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        for copy in tables.copies.values():
+            table = copy._meta.db_table
+            constraints = connection.introspection.get_constraints(cursor, table)
+            name = next(name for name, info in constraints.items() if info["primary_key"])
+            keys[table] = (name, copy._meta.pk.column)
+            cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
     yield
-    for table, (name, column) in keys.items():
-        cursor.execute(
-            f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} PRIMARY KEY ({quote(column)})"
-        )
-
-
-def _fill_ledgers(cursor: CursorWrapper, tables: Tables, events: EventQuerySet) -> None:
-    """Record ``events`` as applied in every ledger copy (``INSERT … SELECT`` in the server)."""
-    quote = cursor.db.ops.quote_name
-    select, params = events.values_list("event_id").order_by().query.sql_with_params()
-    for live, copy in tables.copies.items():
-        if issubclass(live, AppliedEvents):
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        for table, (name, column) in keys.items():
             cursor.execute(
-                f"INSERT INTO {quote(copy._meta.db_table)} ({quote('event_id')}) {select}", params
+                f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} "
+                f"PRIMARY KEY ({quote(column)})"
             )

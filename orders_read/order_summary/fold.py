@@ -36,7 +36,13 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.dateparse import parse_datetime
 
 from orders_read.engine.projection import SQL, AnyEvent, Row
-from orders_read.engine.set_based import JSON_INTEGER, JSON_TIMESTAMP, type_names
+from orders_read.engine.set_based import (
+    EVERY_STREAM,
+    JSON_INTEGER,
+    JSON_TIMESTAMP,
+    Streams,
+    type_names,
+)
 from orders_write import event_log
 from orders_write.event_log import LogPosition
 from orders_write.events import OrderApproved, OrderCancelled, OrderPlaced
@@ -187,11 +193,13 @@ def fold_sql(
     end: LogPosition,
     after: LogPosition | None = None,
     conflict: str = "",
+    streams: Streams = EVERY_STREAM,
 ) -> SQL | None:
     """The set-based fold of the log up to ``end`` into ``table`` (PostgreSQL).
 
     ``after``: only the events after it (catch-up's range), into a table that may hold
-    rows already, which ``conflict`` (an ON CONFLICT clause) settles. None when an
+    rows already, which ``conflict`` (an ON CONFLICT clause) settles. ``streams``: only
+    those orders' rows (each row is its own stream's fold). None when an
     ``OrderPlaced`` upcaster cannot be said in SQL.
     """
     quote = connection.ops.quote_name
@@ -200,6 +208,7 @@ def fold_sql(
         return None
     placed_data_sql, params = placed_data
     params |= {"pending": OrderStatus.PENDING.value, **_range_params(after, end)}
+    within = f"{_UP_TO if after is None else _AFTER} AND {streams.where(params)}"
     placed_types = type_names(params, "placed", [OrderPlaced.type])
     status_case, status_types = _statuses(params, "s.type")
     later = "s.version > p.version"
@@ -226,7 +235,7 @@ def fold_sql(
         placed_data=placed_data_sql,
         placed_types=placed_types,
         status_types=status_types,
-        within=_UP_TO if after is None else _AFTER,
+        within=within,
         conflict=conflict,
     )
     return sql, params

@@ -18,6 +18,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
 from orders_read.engine.projection import LIVE, SQL, AnyEvent, Projection, Row, Tables
+from orders_read.engine.set_based import EVERY_STREAM, Streams
 from orders_read.engine.upsert import copy_rows, newer_conflict, write_newer
 from orders_read.models import OrderSummary
 from orders_read.order_summary.fold import COLUMNS, EVENT_TYPES, evolve, fold_sql, status_sql
@@ -38,6 +39,8 @@ class OrderSummaryProjection(Projection):
     # Its one write is a single upsert guarded by each row's version: a transaction
     # around the inline path's read and write would add two round trips, and nothing.
     atomic_inline = False
+    # A row is its order's events folded: a rebuild folds ranges of orders side by side.
+    rows_per_stream = True
 
     def apply(self, events: Sequence[AnyEvent], tables: Tables = LIVE) -> int:
         """Apply events (in log order) to their rows in the database; returns rows written."""
@@ -120,9 +123,13 @@ class OrderSummaryProjection(Projection):
         return written
 
     def set_based_rebuild(
-        self, connection: BaseDatabaseWrapper, tables: Tables, end: LogPosition
+        self,
+        connection: BaseDatabaseWrapper,
+        tables: Tables,
+        end: LogPosition,
+        streams: Streams = EVERY_STREAM,
     ) -> SQL | None:
-        return fold_sql(connection, tables[OrderSummary]._meta.db_table, end)
+        return fold_sql(connection, tables[OrderSummary]._meta.db_table, end, streams=streams)
 
     def range_statements(
         self, connection: BaseDatabaseWrapper, after: LogPosition, end: LogPosition

@@ -1,0 +1,160 @@
+"""order_summary's set-based rebuild folds ranges of orders side by side.
+
+Each summary is one order's fold, so on PostgreSQL the rebuild splits the orders into
+disjoint ranges of stream ids and folds each range in a statement of its own, on a
+connection of its own. The ranges must hold every order exactly once; the rows must
+be the ones the inline path wrote whatever the number of ranges; and one range
+failing must leave the whole to the Python fold, with nothing of the others left.
+The copies' indexes are then built side by side too.
+"""
+
+import logging
+import threading
+
+import pytest
+from django.db import connections
+
+from orders_read.engine import rebuild as rebuild_module
+from orders_read.engine.catchup import read_database
+from orders_read.engine.rebuild import rebuild
+from orders_read.engine.set_based import stream_ranges
+from orders_read.models import DeadLetter, OrderSummary
+from orders_read.order_summary.projection import order_summary
+from orders_write.events import OrderPlaced
+from orders_write.models import Event
+from tests.conftest import one_postgres_only, postgres_only
+from tests.read_model import summary_rows, varied_history
+
+pytestmark = pytest.mark.django_db(transaction=True)
+set_based_only = one_postgres_only("the set-based rebuild runs there")
+
+
+def ranges_holding(stream_id, ranges):
+    return [
+        streams
+        for streams in ranges
+        if (streams.start is None or streams.start <= stream_id)
+        and (streams.stop is None or stream_id < streams.stop)
+    ]
+
+
+def test_the_ranges_hold_every_order_once(place, actor):
+    orders = varied_history(place, actor, count=12)
+
+    ranges = stream_ranges(3)
+
+    assert len(ranges) == 3
+    for order in orders:
+        assert len(ranges_holding(order.id, ranges)) == 1
+    # About as many events each: every range holds some orders.
+    assert all(any(ranges_holding(order.id, [streams]) for order in orders) for streams in ranges)
+    # More ranges than orders: no range repeats another.
+    many = stream_ranges(100)
+    assert len(many) <= len(orders) + 1
+    for order in orders:
+        assert len(ranges_holding(order.id, many)) == 1
+
+
+@set_based_only
+def test_the_ranges_fold_side_by_side_each_on_a_connection_of_its_own(place, actor, monkeypatch):
+    varied_history(place, actor, count=12)
+    inline = summary_rows()
+    # Each range's statement waits for the others: one at a time, the first would wait in vain.
+    all_folding = threading.Barrier(rebuild_module.SERVER_CORES, timeout=10)
+    sessions, written = set(), []
+    real_execute = rebuild_module._execute
+
+    def execute_beside_the_others(alias, statement):
+        all_folding.wait()
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            sessions.add(cursor.fetchone()[0])
+        written.append(real_execute(alias, statement))
+        return written[-1]
+
+    monkeypatch.setattr(rebuild_module, "_execute", execute_beside_the_others)
+    result = rebuild(order_summary)
+
+    assert result.method == "sql"
+    assert len(sessions) == rebuild_module.SERVER_CORES
+    assert len(written) == rebuild_module.SERVER_CORES and all(written)
+    assert result.rows == sum(written) == len(inline)
+    assert summary_rows() == inline
+
+
+@set_based_only
+@pytest.mark.parametrize("parts", [1, 5])
+def test_any_number_of_ranges_gives_the_inline_rows(place, actor, monkeypatch, parts):
+    varied_history(place, actor, count=15)
+    inline = summary_rows()
+    written = []
+    real_execute = rebuild_module._execute
+
+    def execute(alias, statement):
+        written.append(real_execute(alias, statement))
+        return written[-1]
+
+    monkeypatch.setattr(rebuild_module, "SERVER_CORES", parts)
+    monkeypatch.setattr(rebuild_module, "_execute", execute)
+    result = rebuild(order_summary)
+
+    assert result.method == "sql"
+    assert len(written) == parts and all(written)
+    assert summary_rows() == inline
+
+
+@set_based_only
+def test_a_failing_range_leaves_the_whole_fold_to_python(place, actor, caplog):
+    orders = varied_history(place, actor, count=12)
+    expected = summary_rows()
+    # The newest order (the last range): its placement lacks a column the row needs.
+    poisoned = orders[-1].id
+    placed = Event.objects.get(stream_id=poisoned, type=OrderPlaced.type)
+    del placed.data["customer_email"]
+    placed.save(update_fields=["data"])
+    del expected[poisoned]
+
+    with caplog.at_level(logging.WARNING, logger=rebuild_module.__name__):
+        result = rebuild(order_summary)
+
+    assert "folding in Python instead" in caplog.text
+    assert result.method == "python"
+    # The other ranges' rows, committed before the failure, were not kept beside the
+    # Python fold's: every order once.
+    assert OrderSummary.objects.count() == len(expected)
+    assert summary_rows() == expected
+    assert set(DeadLetter.objects.values_list("stream_id", flat=True)) == {poisoned}
+
+
+@postgres_only("the indexes are built side by side there")
+def test_the_indexes_are_built_side_by_side_each_on_a_connection_of_its_own(
+    place, actor, monkeypatch
+):
+    varied_history(place, actor, count=4)
+    inline = summary_rows()
+    # The first two builds wait for each other: one at a time, the first would wait in vain.
+    first_two = threading.Barrier(2, timeout=10)
+    started, sessions = [], set()
+    lock = threading.Lock()
+    real_add_index = rebuild_module._add_index
+
+    def add_beside_another(alias, copy_and_index):
+        with lock:
+            started.append(copy_and_index)
+            first = len(started) <= 2
+        if first:
+            first_two.wait()
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                sessions.add(cursor.fetchone()[0])
+        real_add_index(alias, copy_and_index)
+
+    monkeypatch.setattr(rebuild_module, "_add_index", add_beside_another)
+    rebuild(order_summary)
+
+    assert len(started) == len(OrderSummary._meta.indexes)
+    assert len(sessions) == 2
+    assert summary_rows() == inline
+    with read_database().cursor() as cursor:
+        built = read_database().introspection.get_constraints(cursor, "orders_read_ordersummary")
+    assert {index.name for index in OrderSummary._meta.indexes} <= set(built)
