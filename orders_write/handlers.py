@@ -174,9 +174,24 @@ def _lock_order(order_id: UUID) -> Order:
 # --- Check ------------------------------------------------------------------------------
 
 
+# The catalog's rows for an order's products (one ``%s`` per product), written out like
+# ``LOCK_CUSTOMER_SQL``: the ORM's ``in_bulk`` compiled its IN query on every order.
+CATALOG_SQL = """
+SELECT "id", "sku", "name", "price_cents", "is_available"
+FROM "orders_write_product"
+WHERE "id" IN ({products})
+"""
+
+
 def _price_from_catalog(lines: Sequence[OrderLine]) -> list[OrderItem]:
     """Unsaved items priced from the catalog (one query); each line checked against it."""
-    products = Product.objects.in_bulk([line.product_id for line in lines])
+    product_ids = [line.product_id for line in lines]
+    found = Product.objects.raw(
+        CATALOG_SQL.format(products=", ".join(["%s"] * len(product_ids))),
+        product_ids,
+        using=router.db_for_write(Product),
+    )
+    products = {product.pk: product for product in found}
     items = []
     for line in lines:
         product = products.get(line.product_id)
