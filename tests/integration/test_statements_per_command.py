@@ -25,8 +25,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TABLE = re.compile(r'"((?:orders_write|orders_read)_\w+)"')
 
 # The write transaction, then, after its COMMIT, both projections in one transaction of
-# their own (one COMMIT for the read model): PostgreSQL writes daily_sales' claim and
-# counts in one statement.
+# their own (one COMMIT for the read model), daily_sales (a day's row, shared) last:
+# PostgreSQL writes its claim and counts in one statement.
 POSTGRESQL = {
     "PlaceOrder": [
         "BEGIN",
@@ -37,8 +37,8 @@ POSTGRESQL = {
         "INSERT orders_write_event",
         "COMMIT",
         "BEGIN",
-        "WITH orders_read_dailysalesapplied",  # the claim and the day's counts
         "INSERT orders_read_ordersummary",
+        "WITH orders_read_dailysalesapplied",  # the claim and the day's counts
         "COMMIT",
     ],
     "transition": [
@@ -48,10 +48,10 @@ POSTGRESQL = {
         "INSERT orders_write_event",
         "COMMIT",
         "BEGIN",
-        "SELECT orders_write_event",  # the order's status before, from its stream
-        "WITH orders_read_dailysalesapplied",
         "SELECT orders_read_ordersummary",
         "INSERT orders_read_ordersummary",
+        "SELECT orders_write_event",  # the order's status before, from its stream
+        "WITH orders_read_dailysalesapplied",
         "COMMIT",
     ],
 }
