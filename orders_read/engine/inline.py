@@ -70,8 +70,8 @@ def _project(
     """Apply ``events`` to ``projections`` (all writing to ``database``); those that succeeded.
 
     Together, in one transaction: one COMMIT, so one flush of the write-ahead log, for
-    all of them instead of one each (with fsync on, the flushes were most of what
-    the inline path cost beside plain Django). Each projection keeps its own
+    all of them instead of one each (with fsync on, a flush costs more than the
+    statement it ends). Each projection keeps its own
     idempotency (stream versions, ledger) inside it. Should any of them fail, the
     transaction rolls back whole and each is applied alone: the failure of one loses
     nothing of the others and blocks none of them, and the one that fails is logged.
