@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, Protocol
 from uuid import UUID
+
+from django.db import connections, router
+from django.db.models import Field
 
 from common import tracing
 from orders_write.commands import Actor
@@ -165,7 +169,49 @@ def append_events(
         )
         for offset, event in enumerate(events, start=1)
     ]
-    for row in rows:
-        row.save(force_insert=True)
+    _insert(rows)
     publish_after_commit(rows)
     return rows
+
+
+# What the database fills in on each new event: its place in the log, and the id of the
+# writing transaction (the column's default).
+ASSIGNED = ("position", "transaction_id")
+
+
+def _insert(rows: Sequence[Event]) -> None:
+    """INSERT each row, as ``row.save(force_insert=True)`` does, by a statement built once.
+
+    Every command appends an event, and the ORM compiled that INSERT anew each time, at
+    a cost that showed among the largest of a command's own CPU. The values go through
+    each field's ``get_db_prep_save`` as the ORM's would; what the database assigns
+    comes back by RETURNING.
+    """
+    alias = router.db_for_write(Event)
+    connection = connections[alias]
+    sql, fields = _insert_statement(alias)
+    with connection.cursor() as cursor:
+        for row in rows:
+            cursor.execute(
+                sql,
+                [
+                    field.get_db_prep_save(getattr(row, field.attname), connection)
+                    for field in fields
+                ],
+            )
+            row.position, row.transaction_id = cursor.fetchone()
+            row._state.adding, row._state.db = False, alias
+
+
+@functools.cache
+def _insert_statement(alias: str) -> tuple[str, list[Field]]:
+    """The INSERT of one event on database ``alias``, and the fields it is given."""
+    quote = connections[alias].ops.quote_name
+    fields = [field for field in Event._meta.concrete_fields if field.name not in ASSIGNED]
+    columns = ", ".join(quote(field.column) for field in fields)
+    assigned = ", ".join(quote(Event._meta.get_field(name).column) for name in ASSIGNED)
+    sql = (
+        f"INSERT INTO {quote(Event._meta.db_table)} ({columns}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {assigned}"
+    )
+    return sql, fields

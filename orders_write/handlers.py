@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from orders_write import rules
@@ -36,7 +35,7 @@ from orders_write.events import (
     append_events,
     order_total_cents,
 )
-from orders_write.models import Customer, Order, OrderItem, OrderStatus, PaymentMethod, Product
+from orders_write.models import Customer, Order, OrderItem, OrderStatus, Product
 from orders_write.money import format_cents
 
 
@@ -130,24 +129,35 @@ def cancel_order(command: CancelOrder, actor: Actor) -> CommandResult:
 # --- Lock -------------------------------------------------------------------------------
 
 
+# The customer row locked, and whether the payment method is theirs and enabled, in one
+# statement. Written out rather than built by the ORM: compiling the annotated queryset
+# (``Exists`` over ``OuterRef``) cost more CPU than any other step of PlaceOrder, on
+# every order, for a statement that never changes. FOR UPDATE locks the customer only
+# (the subquery's rows are not in the FROM list); SQLite has no row locks (its writers
+# are serialized) nor the clause, which the ORM leaves out there too.
+LOCK_CUSTOMER_SQL = """
+SELECT "orders_write_customer"."id", "name", "email", "status", "created_at",
+    EXISTS (
+        SELECT 1 FROM "orders_write_paymentmethod"
+        WHERE "id" = %s AND "customer_id" = "orders_write_customer"."id" AND "is_enabled"
+    ) AS "payment_method_usable"
+FROM "orders_write_customer"
+WHERE "id" = %s
+"""
+
+
 def _lock_customer(customer_id: int, payment_method_id: int) -> Customer:
     """The customer, locked, annotated with ``payment_method_usable``; or CUSTOMER_NOT_FOUND.
 
     The lock keeps a concurrent suspension from slipping between the check and the
     write; the same query says whether the payment method is the customer's and enabled.
     """
-    customer = (
-        Customer.objects.select_for_update()
-        .filter(pk=customer_id)
-        .annotate(
-            payment_method_usable=Exists(
-                PaymentMethod.objects.filter(
-                    pk=payment_method_id, customer=OuterRef("pk"), is_enabled=True
-                )
-            )
-        )
-        .first()
-    )
+    connection = connections[router.db_for_write(Customer)]
+    sql = LOCK_CUSTOMER_SQL
+    if connection.features.has_select_for_update:
+        sql += connection.ops.for_update_sql()
+    found = Customer.objects.raw(sql, [payment_method_id, customer_id], using=connection.alias)
+    customer = next(iter(found), None)
     if customer is None:
         raise CommandRejected(ErrorCode.CUSTOMER_NOT_FOUND, "Customer not found")
     return customer
@@ -164,9 +174,24 @@ def _lock_order(order_id: UUID) -> Order:
 # --- Check ------------------------------------------------------------------------------
 
 
+# The catalog's rows for an order's products (one ``%s`` per product), written out like
+# ``LOCK_CUSTOMER_SQL``: the ORM's ``in_bulk`` compiled its IN query on every order.
+CATALOG_SQL = """
+SELECT "id", "sku", "name", "price_cents", "is_available"
+FROM "orders_write_product"
+WHERE "id" IN ({products})
+"""
+
+
 def _price_from_catalog(lines: Sequence[OrderLine]) -> list[OrderItem]:
     """Unsaved items priced from the catalog (one query); each line checked against it."""
-    products = Product.objects.in_bulk([line.product_id for line in lines])
+    product_ids = [line.product_id for line in lines]
+    found = Product.objects.raw(
+        CATALOG_SQL.format(products=", ".join(["%s"] * len(product_ids))),
+        product_ids,
+        using=router.db_for_write(Product),
+    )
+    products = {product.pk: product for product in found}
     items = []
     for line in lines:
         product = products.get(line.product_id)

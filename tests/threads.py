@@ -3,7 +3,7 @@
 import threading
 import time
 
-from django.db import connections
+from django.db import connection, connections
 
 
 def wait_until(condition, timeout=10.0):
@@ -12,6 +12,16 @@ def wait_until(condition, timeout=10.0):
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting for the condition"
         time.sleep(0.01)
+
+
+def backends_waiting_for_locks() -> int:
+    """How many connections to the test database wait for a lock now (PostgreSQL)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
 
 
 class InThread(threading.Thread):

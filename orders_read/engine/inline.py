@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.db import router, transaction
 
 from common import tracing
 from orders_read.engine import registry
+from orders_read.engine.ledger import AppliedEvents
 from orders_read.engine.projection import AnyEvent, Projection
 from orders_read.engine.reflected import advance_over_reflected
 
@@ -41,32 +43,80 @@ def _time_to_advance(projection: Projection) -> bool:
 def project_committed_events(sender: Any, events: Sequence[AnyEvent], **kwargs: Any) -> None:
     """Project events right after their command commits (the inline path).
 
-    Then, at most once a second, the projection's checkpoint moves over the events it
-    now reflects, so the window the status reads stays short (``reflected``). A
-    failure is logged and left for catch-up from the event log: the command has
-    committed and must not turn into an error.
+    The projections that write to one database apply the events in one transaction
+    (``_project``). Then, at most once a second, each projection's checkpoint moves
+    over the events it now reflects, so the window the status reads stays short
+    (``reflected``). A failure is logged and left for catch-up from the event log:
+    the command has committed and must not turn into an error.
     """
     if not settings.ORDERS_INLINE_PROJECTION:
         return
-    for projection in registry.projections():
+    by_database: dict[str, list[Projection]] = defaultdict(list)
+    for projection in sorted(registry.projections(), key=_adds_up_streams):
+        by_database[_database(projection)].append(projection)
+    for database, projections in by_database.items():
+        for projection in _project(database, projections, events):
+            if not _time_to_advance(projection):
+                continue
+            try:
+                advance_over_reflected(projection)
+            except Exception:
+                logger.exception("Projection %s: could not move its checkpoint", projection.name)
+
+
+def _project(
+    database: str, projections: list[Projection], events: Sequence[AnyEvent]
+) -> list[Projection]:
+    """Apply ``events`` to ``projections`` (all writing to ``database``); those that succeeded.
+
+    Together, in one transaction: one COMMIT, so one flush of the write-ahead log, for
+    all of them instead of one each (with fsync on, a flush costs more than the
+    statement it ends). Each projection keeps its own
+    idempotency (stream versions, ledger) inside it. Should any of them fail, the
+    transaction rolls back whole and each is applied alone: the failure of one loses
+    nothing of the others and blocks none of them, and the one that fails is logged.
+    """
+    if len(projections) > 1:
         try:
-            with tracing.span(
-                f"project {projection.name}", links=(event.metadata for event in events)
-            ):
-                _apply(projection, events)
+            with transaction.atomic(using=database):
+                for projection in projections:
+                    _traced_apply(projection, events, in_transaction=True)
         except Exception:
-            logger.exception(
-                "Projection %s failed on events %s; catch-up will retry them",
-                projection.name,
-                [event.position for event in events],
-            )
-            continue
-        if not _time_to_advance(projection):
-            continue
-        try:
-            advance_over_reflected(projection)
-        except Exception:
-            logger.exception("Projection %s: could not move its checkpoint", projection.name)
+            pass  # applied one by one below, where a failure is told apart and logged
+        else:
+            return projections
+    return [projection for projection in projections if _apply_alone(projection, events)]
+
+
+def _adds_up_streams(projection: Projection) -> bool:
+    """Whether the projection's rows add up many streams (a day's sales): it has a ledger.
+
+    Such rows are shared by every command of their day, so in the inline path's one
+    transaction these projections come last: their row locks are held from their own
+    statement to the COMMIT, not across the other projections' statements too (nor
+    while another one waits, say, for a rebuild's swap of its table).
+    """
+    return any(issubclass(model, AppliedEvents) for model in projection.models)
+
+
+def _apply_alone(projection: Projection, events: Sequence[AnyEvent]) -> bool:
+    try:
+        _traced_apply(projection, events)
+    except Exception:
+        logger.exception(
+            "Projection %s failed on events %s; catch-up will retry them",
+            projection.name,
+            [event.position for event in events],
+        )
+        return False
+    return True
+
+
+def _traced_apply(
+    projection: Projection, events: Sequence[AnyEvent], *, in_transaction: bool = False
+) -> int:
+    with tracing.span(f"project {projection.name}", links=(event.metadata for event in events)):
+        return _apply(projection, events, in_transaction=in_transaction)
 
 
 def apply_events(events: Iterable[AnyEvent]) -> int:
@@ -75,11 +125,19 @@ def apply_events(events: Iterable[AnyEvent]) -> int:
     return sum(_apply(projection, events) for projection in registry.projections())
 
 
-def _apply(projection: Projection, events: Iterable[AnyEvent]) -> int:
+def _apply(
+    projection: Projection, events: Iterable[AnyEvent], *, in_transaction: bool = False
+) -> int:
+    """Apply the events ``projection`` handles: in a transaction of its own if it needs
+    one (``atomic_inline``), unless ``in_transaction`` says the caller opened one."""
     handled = projection.handled(events)
     if not handled:
         return 0
-    if not projection.atomic_inline:
+    if in_transaction or not projection.atomic_inline:
         return projection.apply(handled)
-    with transaction.atomic(using=router.db_for_write(projection.models[0])):
+    with transaction.atomic(using=_database(projection)):
         return projection.apply(handled)
+
+
+def _database(projection: Projection) -> str:
+    return router.db_for_write(projection.models[0])

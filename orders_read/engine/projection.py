@@ -60,9 +60,10 @@ class Projection:
     # The event types ``apply`` is given; the others pass it by.
     event_types: ClassVar[frozenset[str]]
     # Whether the inline path runs ``apply`` in a transaction of its own (catch-up and
-    # rebuilds always do). Only a projection whose every write is one statement (or that
-    # opens the transaction itself where it needs more) may turn it off, to save the
-    # round trips of BEGIN and COMMIT on every command.
+    # rebuilds always do) when it applies the projection alone: with other projections
+    # of its database it always shares their one transaction. Only a projection whose
+    # every write is one statement (or that opens the transaction itself where it needs
+    # more) may turn it off, to save the round trips of BEGIN and COMMIT on every command.
     atomic_inline: ClassVar[bool] = True
     # Whether each row is one stream's fold alone (no row adds streams up), so that
     # ``set_based_rebuild`` over disjoint ranges of streams fills disjoint rows.

@@ -10,24 +10,15 @@ first one go. No sleeps decide the outcome: each step waits for a visible state.
 import threading
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from rest_framework.test import APIClient
 
 from orders_write import handlers
 from orders_write.models import Customer, Event, IdempotencyKey, Order
 from tests.conftest import requires_postgres
-from tests.threads import InThread, wait_until
+from tests.threads import InThread, backends_waiting_for_locks, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), requires_postgres]
-
-
-def backends_waiting_for_locks() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
 
 
 class RowLock:

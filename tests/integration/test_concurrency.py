@@ -1,15 +1,17 @@
-"""Two commands on one order at once: the row lock lets exactly one transition win."""
+"""Commands at once: the row lock lets exactly one transition of an order win, and an
+order placed while its customer is being suspended waits for the suspension."""
 
 import threading
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 
 from orders_write.bus import dispatch
-from orders_write.commands import ApproveOrder, CancelOrder
+from orders_write.commands import ApproveOrder, CancelOrder, OrderLine, PlaceOrder
 from orders_write.errors import ErrorCode
-from orders_write.models import Event, Order, OrderStatus
+from orders_write.models import Customer, Event, Order, OrderStatus
 from tests.conftest import requires_postgres
+from tests.threads import InThread, backends_waiting_for_locks, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), requires_postgres]
 
@@ -67,3 +69,36 @@ def test_concurrent_cancellations_have_exactly_one_winner(place, actor):
         1,
         2,
     ]
+
+
+def test_an_order_placed_during_a_suspension_waits_for_it_and_is_refused(
+    payment_method, products, actor
+):
+    """PlaceOrder locks the customer row: it cannot read the status from before a
+    suspension in flight and place an order the suspended customer should not have."""
+    suspended, release = threading.Event(), threading.Event()
+
+    def suspend():
+        with transaction.atomic():
+            Customer.objects.filter(pk=payment_method.customer_id).update(
+                status=Customer.Status.SUSPENDED
+            )
+            suspended.set()
+            release.wait(timeout=10)
+
+    suspension = InThread(suspend)
+    suspension.start()
+    assert suspended.wait(timeout=10)
+    command = PlaceOrder(
+        customer_id=payment_method.customer_id,
+        payment_method_id=payment_method.pk,
+        items=(OrderLine(product_id=products[0].pk, quantity=1),),
+    )
+    placing = InThread(lambda: dispatch(command, actor=actor))
+    placing.start()
+    wait_until(lambda: backends_waiting_for_locks() == 1)
+    release.set()
+    suspension.outcome()
+
+    assert placing.outcome().code == ErrorCode.ACCOUNT_SUSPENDED
+    assert not Order.objects.exists()

@@ -1,11 +1,13 @@
 """PlaceOrder through the bus: every rule, and a rejection writes nothing."""
 
 import pytest
+from django.test import TestCase
 
 from orders_write.bus import dispatch
 from orders_write.commands import OrderLine, PlaceOrder
 from orders_write.errors import ErrorCode
 from orders_write.models import Customer, Event, Order, OrderItem, OrderStatus
+from orders_write.signals import events_committed
 from tests.factories import CustomerFactory, PaymentMethodFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -53,6 +55,35 @@ def test_places_an_order_priced_from_the_catalog(payment_method, products, actor
         "request_id": "test-request",
         "idempotency_key": None,
     }
+
+
+def test_the_events_published_after_commit_are_the_rows_the_log_holds(
+    payment_method, products, actor
+):
+    """The read side gets the appended rows as the log stores them: position, transaction
+    id and every other column, as if each had been read back."""
+    published = []
+
+    def receive(sender, events, **kwargs):
+        published.extend(events)
+
+    events_committed.connect(receive)
+    try:
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            place(
+                payment_method.customer_id,
+                payment_method.pk,
+                OrderLine(product_id=products[0].pk, quantity=1),
+                actor=actor,
+            )
+    finally:
+        events_committed.disconnect(receive)
+
+    (event,) = published
+    stored = Event.objects.get(pk=event.pk)
+    for field in Event._meta.concrete_fields:
+        assert getattr(event, field.attname) == getattr(stored, field.attname), field.name
+    assert not event._state.adding
 
 
 def test_unknown_customer(payment_method, products):

@@ -4,11 +4,13 @@ import datetime
 import logging
 
 import pytest
-from django.db import transaction
+from django.db import connections, router, transaction
 
+from orders_read.daily_sales.projection import daily_sales
 from orders_read.engine.inline import apply_events
-from orders_read.models import OrderSummary
+from orders_read.models import DailySales, DailySalesApplied, OrderSummary
 from orders_read.order_summary import projection
+from orders_read.order_summary.projection import order_summary
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, CancelOrder
 from orders_write.models import Event, Order, OrderStatus
@@ -127,6 +129,40 @@ def test_a_failing_projection_is_logged_and_the_command_still_succeeds(
     assert Event.objects.filter(stream_id=order.id).exists()
     assert not OrderSummary.objects.filter(pk=order.id).exists()
     assert "read database unavailable" in caplog.text
+
+
+# Real commits: outside a test's transaction, as in production, each projection
+# applied alone after the failure commits on its own.
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("failing", "written"),
+    [(daily_sales, order_summary), (order_summary, daily_sales)],
+    ids=["daily_sales fails", "order_summary fails"],
+)
+def test_a_projection_failing_in_the_database_leaves_the_others_rows_written(
+    failing, written, place, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    """The inline projections share one transaction; one failing (its statement refused,
+    which on PostgreSQL aborts the transaction) still leaves the other's row written."""
+
+    def broken(events, tables=None):
+        with connections[router.db_for_write(failing.models[0])].cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")
+
+    monkeypatch.setattr(failing, "apply", broken)
+    with (
+        caplog.at_level(logging.ERROR, logger="orders_read.engine.inline"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        order = place()
+
+    summary_written = OrderSummary.objects.filter(pk=order.id).exists()
+    day_counted = DailySales.objects.filter(placed_count=1).exists()
+    assert (summary_written, day_counted) == (written is order_summary, written is daily_sales)
+    # Nothing of the failed one was kept (its ledger neither): catch-up will apply it.
+    assert DailySalesApplied.objects.exists() == (written is daily_sales)
+    assert f"Projection {failing.name} failed" in caplog.text
+    assert f"Projection {written.name} failed" not in caplog.text
 
 
 def test_inline_projection_can_be_switched_off(place, settings, django_capture_on_commit_callbacks):

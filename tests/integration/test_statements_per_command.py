@@ -24,8 +24,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 TABLE = re.compile(r'"((?:orders_write|orders_read)_\w+)"')
 
-# The write transaction, then each projection after COMMIT: PostgreSQL writes
-# daily_sales' claim and counts in one statement, with no transaction around it.
+# The write transaction, then, after its COMMIT, both projections in one transaction of
+# their own (one COMMIT for the read model), daily_sales (a day's row, shared) last:
+# PostgreSQL writes its claim and counts in one statement.
 POSTGRESQL = {
     "PlaceOrder": [
         "BEGIN",
@@ -35,8 +36,10 @@ POSTGRESQL = {
         "INSERT orders_write_orderitem",
         "INSERT orders_write_event",
         "COMMIT",
-        "WITH orders_read_dailysalesapplied",  # the claim and the day's counts
+        "BEGIN",
         "INSERT orders_read_ordersummary",
+        "WITH orders_read_dailysalesapplied",  # the claim and the day's counts
+        "COMMIT",
     ],
     "transition": [
         "BEGIN",
@@ -44,20 +47,20 @@ POSTGRESQL = {
         "UPDATE orders_write_order",
         "INSERT orders_write_event",
         "COMMIT",
-        "SELECT orders_write_event",  # the order's status before, from its stream
-        "WITH orders_read_dailysalesapplied",
+        "BEGIN",
         "SELECT orders_read_ordersummary",
         "INSERT orders_read_ordersummary",
+        "SELECT orders_write_event",  # the order's status before, from its stream
+        "WITH orders_read_dailysalesapplied",
+        "COMMIT",
     ],
 }
-# SQLite cannot write in a WITH: daily_sales claims, then counts, in a transaction.
+# SQLite cannot write in a WITH: daily_sales claims, then counts.
 SQLITE = {
     command: [
         *statements[: statements.index("WITH orders_read_dailysalesapplied")],
-        "BEGIN",
         "INSERT orders_read_dailysalesapplied",
         "INSERT orders_read_dailysales",
-        "COMMIT",
         *statements[statements.index("WITH orders_read_dailysalesapplied") + 1 :],
     ]
     for command, statements in POSTGRESQL.items()
