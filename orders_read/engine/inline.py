@@ -12,9 +12,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import router, transaction
+from django.db import connections, router, transaction
 
 from common import tracing
+from common.availability import DATABASE_UNAVAILABLE
 from orders_read.engine import registry
 from orders_read.engine.ledger import AppliedEvents
 from orders_read.engine.projection import AnyEvent, Projection
@@ -74,18 +75,37 @@ def _project(
     statement it ends). Each projection keeps its own
     idempotency (stream versions, ledger) inside it. Should any of them fail, the
     transaction rolls back whole and each is applied alone: the failure of one loses
-    nothing of the others and blocks none of them, and the one that fails is logged.
+    nothing of the others and blocks none of them, and the one that fails is logged;
+    unless the database cannot be reached at all (then none is, and catch-up will).
     """
     if len(projections) > 1:
         try:
             with transaction.atomic(using=database):
                 for projection in projections:
                     _traced_apply(projection, events, in_transaction=True)
-        except Exception:
-            pass  # applied one by one below, where a failure is told apart and logged
+        except Exception as error:
+            if _unreachable(database, error):
+                # Each projection alone would wait out the same connection timeout
+                # again, on every command, for as long as the database is down.
+                logger.exception(
+                    "Read database %s unavailable; catch-up will apply events %s",
+                    database,
+                    [event.position for event in events],
+                )
+                return []
+            # Else applied one by one below, where a failure is told apart and logged.
         else:
             return projections
     return [projection for projection in projections if _apply_alone(projection, events)]
+
+
+def _unreachable(database: str, error: Exception) -> bool:
+    """Whether ``error`` means ``database`` cannot be reached, not that a statement failed
+    (SQLite, say, raises the same ``OperationalError`` for a missing table)."""
+    connection = connections[database]
+    return isinstance(error, DATABASE_UNAVAILABLE) and (
+        connection.connection is None or not connection.is_usable()
+    )
 
 
 def _adds_up_streams(projection: Projection) -> bool:

@@ -4,7 +4,7 @@ import datetime
 import logging
 
 import pytest
-from django.db import connections, router, transaction
+from django.db import OperationalError, connections, router, transaction
 
 from orders_read.daily_sales.projection import daily_sales
 from orders_read.engine.inline import apply_events
@@ -171,3 +171,29 @@ def test_inline_projection_can_be_switched_off(place, settings, django_capture_o
         order = place()
     assert Event.objects.filter(stream_id=order.id).exists()
     assert not OrderSummary.objects.exists()
+
+
+def test_a_read_database_that_cannot_be_reached_is_tried_once_per_command(
+    place, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    """Not once more per projection: each try would wait out the connection timeout."""
+    tries = []
+
+    def refused(events, tables=None):
+        tries.append(events)
+        raise OperationalError("connection refused")
+
+    for each in (order_summary, daily_sales):
+        monkeypatch.setattr(each, "apply", refused)
+    read = connections[router.db_for_write(OrderSummary)]
+    monkeypatch.setattr(read, "is_usable", lambda: False)  # the server is gone
+    with (
+        caplog.at_level(logging.ERROR, logger="orders_read.engine.inline"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        order = place()
+    monkeypatch.undo()
+
+    assert len(tries) == 1
+    assert Event.objects.filter(stream_id=order.id).exists()  # the command committed
+    assert "unavailable; catch-up will apply" in caplog.text
