@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 
 
 class OrdersReadConfig(AppConfig):
@@ -8,6 +9,7 @@ class OrdersReadConfig(AppConfig):
     def ready(self) -> None:
         from common import health
         from common.metrics import register_scrape_collector
+        from common.postgresql import load_timestamps_natively
         from orders_read.daily_sales.projection import daily_sales
         from orders_read.engine import registry
         from orders_read.engine.inline import project_committed_events
@@ -23,3 +25,7 @@ class OrdersReadConfig(AppConfig):
             project_committed_events, dispatch_uid="orders_read.project_committed_events"
         )
         health.register(PROJECTIONS)
+        # Every connection's, the write side's too; the read model's pages are where it pays.
+        connection_created.connect(
+            load_timestamps_natively, dispatch_uid="common.postgresql.load_timestamps_natively"
+        )

@@ -6,7 +6,7 @@ import uuid
 from unittest import mock
 
 import pytest
-from django.test import TestCase
+from django.test import TestCase, override_settings
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
@@ -278,3 +278,43 @@ def test_a_row_is_read_as_the_serializer_shapes_it_without_running_it(api_client
 
     assert response.status_code == 200, response.content
     assert response.json() == expected
+
+
+# Paris in 1850 was 9 minutes 21 seconds ahead of UTC: an offset with seconds.
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "Europe/Paris"])
+def test_the_list_and_the_row_are_the_serializers_json_byte_for_byte(api_client, history, zone):
+    first, second = history[0].id, history[1].id
+    OrderSummary.objects.filter(pk=first).update(
+        placed_at=datetime.datetime(1850, 7, 1, 12, 0, tzinfo=datetime.UTC),
+        last_updated=datetime.datetime(2026, 12, 2, 5, 54, 44, tzinfo=datetime.UTC),
+    )
+    OrderSummary.objects.filter(pk=second).update(
+        last_updated=datetime.datetime(2026, 12, 2, 5, 54, 44, 120, tzinfo=datetime.UTC)
+    )
+
+    with override_settings(TIME_ZONE=zone):
+        listed = api_client.get("/orders/dashboard").content
+        row = api_client.get(f"/orders/dashboard/{first}").content
+        rows = OrderSummary.objects.order_by("-placed_at", "-order_id")
+        expected_list = JSONRenderer().render(
+            {
+                "next": None,
+                "previous": None,
+                "results": OrderSummarySerializer(rows, many=True).data,
+            }
+        )
+        expected_row = JSONRenderer().render(OrderSummarySerializer(rows.get(pk=first)).data)
+
+    assert listed == expected_list
+    assert row == expected_row
+
+
+def test_in_utc_the_rows_are_written_as_read(api_client, history):
+    """orjson writes UUIDs, dates and UTC datetimes as DRF does: no Python work per value."""
+    with mock.patch("orders_read.rendering._datetime", side_effect=AssertionError):
+        listed = api_client.get("/orders/dashboard")
+        row = api_client.get(f"/orders/dashboard/{history[0].id}")
+
+    assert listed.status_code == 200, listed.content
+    assert row.status_code == 200, row.content
+    assert len(listed.json()["results"]) == len(history)
