@@ -174,16 +174,26 @@ _UP_TO = "(transaction_id, position) <= (%(txid)s, %(position)s)"
 _AFTER = "(transaction_id, position) > (%(after_txid)s, %(after_position)s) AND " + _UP_TO
 
 # Catch-up's range: the orders placed before it take the last status event in it, as
-# ``evolve`` folds them into the row already there (a newer row is left alone).
+# ``evolve`` folds them into the row already there (a newer row is left alone). Only
+# those: the fold has written the last status of the orders placed in the range, which
+# have most of its status events. Their rows are found by primary key (the keys given
+# as an array, which the planner takes for a few): joined as a set, the planner expected
+# a row per status event and read the whole table, a little more of it at each range.
 _STATUS_SQL = """
-UPDATE {table} t SET status = {status}, last_updated = s.occurred_at, version = s.version
-FROM (
+WITH s AS (
     SELECT DISTINCT ON (stream_id) stream_id, version, type, occurred_at
-    FROM {events}
+    FROM {events} e
     WHERE type IN ({status_types}) AND {within}
+    AND NOT EXISTS (
+        SELECT FROM {events} placed
+        WHERE placed.stream_id = e.stream_id AND type IN ({placed_types}) AND {within}
+    )
     ORDER BY stream_id, version DESC
-) s
-WHERE t.order_id = s.stream_id AND t.version < s.version
+)
+UPDATE {table} t SET status = {status}, last_updated = s.occurred_at, version = s.version
+FROM s
+WHERE t.order_id = ANY (ARRAY(SELECT stream_id FROM s))
+AND t.order_id = s.stream_id AND t.version < s.version
 """
 
 
@@ -244,8 +254,9 @@ def fold_sql(
 def status_sql(
     connection: BaseDatabaseWrapper, table: str, after: LogPosition, end: LogPosition
 ) -> SQL:
-    """The status events in (``after``, ``end``] folded into the rows of ``table`` that
-    do not reflect them yet (PostgreSQL; catch-up's range, after ``fold_sql``)."""
+    """The status events in (``after``, ``end``] of orders placed before ``after``,
+    folded into their rows of ``table`` that do not reflect them yet (PostgreSQL;
+    catch-up's range, after ``fold_sql``, which folds the orders placed in it)."""
     quote = connection.ops.quote_name
     params = _range_params(after, end)
     status_case, status_types = _statuses(params, "s.type")
@@ -254,6 +265,7 @@ def status_sql(
         status=status_case,
         events=quote(event_log.TABLE),
         status_types=status_types,
+        placed_types=type_names(params, "placed", [OrderPlaced.type]),
         within=_AFTER,
     )
     return sql, params

@@ -10,18 +10,28 @@ import math
 import threading
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 
 from orders_read.daily_sales import projection as daily_module
 from orders_read.daily_sales.projection import COUNTERS, daily_sales
 from orders_read.daily_sales.verify import find_drift
 from orders_read.engine import catchup, registry
 from orders_read.engine.catchup import catch_up, catch_up_all, get_checkpoint
-from orders_read.models import DailySales, DailySalesApplied, DeadLetter, ProjectionCheckpoint
+from orders_read.models import (
+    DailySales,
+    DailySalesApplied,
+    DeadLetter,
+    OrderSummary,
+    ProjectionCheckpoint,
+)
 from orders_read.order_summary.projection import order_summary
 from orders_write import event_log
 from orders_write.bus import dispatch
 from orders_write.commands import CancelOrder
+from orders_write.event_log import LogPosition
+from orders_write.ids import uuid7
 from orders_write.models import Event
 from tests.conftest import one_postgres_only, split_only
 from tests.read_model import summary_rows, varied_history
@@ -177,6 +187,56 @@ def test_a_poison_event_in_a_range_is_still_dead_lettered(place, actor, monkeypa
     assert {(name, orders[3].id, "OrderPlaced") for name in registry.names()} <= set(letters)
     assert {stream_id for _, stream_id, _ in letters} == {orders[3].id}
     assert len(in_ranges[0]) == len(orders) - 1
+
+
+@ranges_in_sql
+def test_a_ranges_status_update_finds_its_rows_by_key(place, actor):
+    """Most of a range's status events are for orders placed in it, already folded by
+    its INSERT; the UPDATE for the others, planned for a row each, read every row of
+    the table, a little more at each range of a catch-up from empty."""
+    approved = varied_history(place, actor, count=2, project=False)[1]
+    history = list(Event.objects.filter(stream_id=approved.id))
+    # Many orders placed and approved in the range, many rows in the table.
+    Event.objects.bulk_create(
+        Event(
+            stream_id=stream_id,
+            version=event.version,
+            type=event.type,
+            data=event.data,
+            schema_version=event.schema_version,
+            occurred_at=event.occurred_at,
+        )
+        for stream_id in [uuid7() for _ in range(500)]
+        for event in history
+    )
+    now = timezone.now()
+    OrderSummary.objects.bulk_create(
+        OrderSummary(
+            order_id=uuid7(),
+            customer_id=1,
+            customer_name="Earlier",
+            customer_email="earlier@example.com",
+            item_count=1,
+            total_cents=100,
+            formatted_total="$1.00",
+            currency="USD",
+            placed_at=now,
+            status="PENDING",
+            last_updated=now,
+            version=1,
+        )
+        for _ in range(5_000)
+    )
+    end = LogPosition(*Event.objects.values_list("transaction_id", "position").last())
+    _, (sql, params) = order_summary.range_statements(connection, event_log.START, end)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Event._meta.db_table}, {OrderSummary._meta.db_table}")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    table = OrderSummary._meta.db_table
+    assert f"Index Scan using {table}_pkey on {table}" in plan
+    assert f"Seq Scan on {table}" not in plan
 
 
 @ranges_in_sql
