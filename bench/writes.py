@@ -2,7 +2,10 @@
 
 Issue 14's target: at most 1.3x plain Django per order, in one process (one thread, four
 threads), as POST p50 under gunicorn, and with fsync on (PostgreSQL restarted durable, as
-in production; every other row runs on the bench's fsync-off server).
+in production; every other row runs on the bench's fsync-off server). Beside them, the
+same one-thread figure with the inline projection off: our write side alone, so the
+difference between the two rows is what writing the read model's rows in the command's
+time costs.
 """
 
 from __future__ import annotations
@@ -108,6 +111,20 @@ def in_process(rounds: int = ROUNDS, seed: int = 1) -> tuple[float, float]:
     return statistics.median(times[ours]), statistics.median(times[plain])
 
 
+def write_side_alone() -> tuple[float, float]:
+    """``in_process`` with the inline projection off: our write side alone (the order,
+    its event, the bus) against plain Django; then catch-up brings the read model up to
+    date again for the figures after it."""
+    from django.test import override_settings
+
+    from orders_read.engine.catchup import catch_up_all
+
+    with override_settings(ORDERS_INLINE_PROJECTION=False):
+        times = in_process(seed=4)
+    catch_up_all()
+    return times
+
+
 def threaded(threads: int, seconds: float) -> tuple[float, float]:
     """Orders/s from one process with ``threads`` threads, each its own connection:
     (bus + inline projection, plain Django), over ``seconds`` each, in alternating
@@ -211,6 +228,19 @@ def measure(env: Env, seconds: float) -> list[Figure]:
             "PlaceOrder time per order, 1 thread", ours, plain, "plain Django, no events"
         ),
     ]
+    log("PlaceOrder in one process, inline projection off: the write side alone")
+    alone, plain_beside = write_side_alone()
+    figures.append(
+        Figure(
+            "PlaceOrder time per order, 1 thread, inline projection off (the order and its "
+            "event: what the read model's rows add is the difference to the row above)",
+            alone * 1000,
+            "ms",
+            plain_beside * 1000,
+            "plain Django, no events",
+            better="lower",
+        )
+    )
     log(f"PlaceOrder in one process, {THREADS} threads")
     ours_threads, plain_threads = threaded(THREADS, seconds)
     figures.append(
