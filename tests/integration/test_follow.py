@@ -378,6 +378,23 @@ def follower_recovers_from_losing_its_idle_session(place, lose_session):
         stop(follower, thread)
 
 
+def follow_losing_the_first_batch(place, monkeypatch, lose_session):
+    """Three orders; the follower runs until a pass ends, and ``lose_session()`` is called
+    while its first batch's transaction is open. (orders, batch sizes applied, passes)"""
+    orders = [place() for _ in range(3)]
+    real_apply = order_summary.apply
+    batches = []
+
+    def apply(events, *tables):
+        batches.append(len(events))
+        if len(batches) == 1:
+            lose_session()
+        return real_apply(events, *tables)
+
+    monkeypatch.setattr(order_summary, "apply", apply)
+    return orders, batches, follow_until_a_pass_ends()
+
+
 @postgres_only("LISTEN/NOTIFY and a backend terminated under the follower")
 def test_the_follower_reconnects_when_its_idle_session_is_terminated(place, settings):
     settings.ORDERS_INLINE_PROJECTION = False
@@ -389,19 +406,9 @@ def test_a_batch_cut_off_by_a_lost_session_is_applied_again_after_reconnecting(
     place, settings, monkeypatch, caplog
 ):
     settings.ORDERS_INLINE_PROJECTION = False
-    orders = [place() for _ in range(3)]
-    real_apply = order_summary.apply
-    batches = []
-
-    def apply(events, *tables):
-        batches.append(len(events))
-        if len(batches) == 1:
-            # The batch's transaction is open: its session dies under it.
-            terminate_read_session()
-        return real_apply(events, *tables)
-
-    monkeypatch.setattr(order_summary, "apply", apply)
-    passes = follow_until_a_pass_ends()
+    orders, batches, passes = follow_losing_the_first_batch(
+        place, monkeypatch, terminate_read_session
+    )
 
     assert batches == [3, 3]  # the whole batch, then the whole batch again
     assert passes.results[0][0].events == 3
@@ -510,18 +517,9 @@ def test_the_follower_recovers_from_a_server_restart(place, settings):
 def test_a_batch_cut_off_by_a_server_restart_is_applied_again(place, settings, monkeypatch, caplog):
     """Busy, not idle: the server restarts while a batch's transaction is open."""
     settings.ORDERS_INLINE_PROJECTION = False
-    orders = [place() for _ in range(3)]
-    real_apply = order_summary.apply
-    batches = []
-
-    def apply(events, *tables):
-        batches.append(len(events))
-        if len(batches) == 1:
-            subprocess.run(shlex.split(PG_RESTART), check=True)
-        return real_apply(events, *tables)
-
-    monkeypatch.setattr(order_summary, "apply", apply)
-    passes = follow_until_a_pass_ends()
+    orders, batches, passes = follow_losing_the_first_batch(
+        place, monkeypatch, lambda: subprocess.run(shlex.split(PG_RESTART), check=True)
+    )
     connections.close_all()  # the restart ended this thread's session too
 
     # The restart came in the middle of the first batch (on one database the batch is
