@@ -16,8 +16,10 @@ from rest_framework.test import APIClient
 
 from config.databases import READ, replica_aliases
 from orders_read.engine import inline
+from orders_write import upcasting
 from orders_write.bus import dispatch
 from orders_write.commands import Actor, OrderLine, PlaceOrder
+from orders_write.events import OrderPlaced
 from orders_write.models import Order, PaymentMethod, Product
 from tests.factories import PaymentMethodFactory, ProductFactory, UserFactory
 
@@ -297,3 +299,14 @@ def api_client(staff) -> APIClient:
     client = APIClient()
     client.force_authenticate(staff)
     return client
+
+
+@pytest.fixture
+def upcaster_without_sql(monkeypatch):
+    """An ``OrderPlaced`` v1 upcaster that has no SQL twin: set-based folds cannot read
+    such events, so a rebuild must fold in Python."""
+    monkeypatch.setitem(
+        upcasting.UPCASTERS,
+        (OrderPlaced.type, 1),
+        upcasting.Upcast(lambda data: {"currency": "USD", **data}),
+    )

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from django.db import connection, connections
+from django.db import DEFAULT_DB_ALIAS, connections
 
 
 def wait_until(condition, timeout=10.0):
@@ -14,9 +14,9 @@ def wait_until(condition, timeout=10.0):
         time.sleep(0.01)
 
 
-def backends_waiting_for_locks() -> int:
-    """How many connections to the test database wait for a lock now (PostgreSQL)."""
-    with connection.cursor() as cursor:
+def backends_waiting_for_locks(alias: str = DEFAULT_DB_ALIAS) -> int:
+    """How many connections to database ``alias`` wait for a lock now (PostgreSQL)."""
+    with connections[alias].cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity "
             "WHERE datname = current_database() AND wait_event_type = 'Lock'"

@@ -29,7 +29,7 @@ from orders_write.commands import ApproveOrder, CancelOrder
 from orders_write.models import Event, OrderStatus
 from tests.conftest import postgres_only
 from tests.read_model import summary_rows
-from tests.threads import InThread, wait_until
+from tests.threads import InThread, backends_waiting_for_locks, wait_until
 
 # Real commits: catch-up and rebuild as in production.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -173,18 +173,12 @@ def test_the_inline_statement_waits_for_a_claim_in_flight(first_commits, place, 
     assert claimed.wait(timeout=30)
     second.start()
     try:
-        wait_until(lambda: _sessions_waiting_for_a_lock(alias) >= 1)
+        wait_until(lambda: backends_waiting_for_locks(alias) >= 1)
     finally:
         release.set()
 
     assert (first.outcome() > 0, second.outcome() > 0) == (True, not first_commits)
     assert daily_rows() == expected_from_summaries_of_the_log()
-
-
-def _sessions_waiting_for_a_lock(alias):
-    with connections[alias].cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
-        return cursor.fetchone()[0]
 
 
 def test_rebuild_of_daily_sales_alone_keeps_the_summaries_serving(place, actor):

@@ -98,13 +98,9 @@ def test_the_ledger_copy_holds_every_event_so_a_redelivery_counts_nothing(mixed_
     assert daily_rows() == mixed_log
 
 
-def test_an_upcaster_without_sql_sends_the_rebuild_to_the_python_fold(mixed_log, monkeypatch):
-    monkeypatch.setitem(
-        upcasting.UPCASTERS,
-        (OrderPlaced.type, 1),
-        upcasting.Upcast(lambda data: {"currency": "USD", **data}),
-    )
-
+def test_an_upcaster_without_sql_sends_the_rebuild_to_the_python_fold(
+    mixed_log, upcaster_without_sql
+):
     result = rebuild(daily_sales)
 
     assert result.method == "python"

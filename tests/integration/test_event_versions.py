@@ -68,13 +68,9 @@ def test_a_mixed_log_rebuilds_to_exactly_the_rows_the_inline_path_wrote(mixed_lo
     assert summary_rows() == mixed_log
 
 
-def test_an_upcaster_without_sql_sends_the_rebuild_to_the_python_fold(mixed_log, monkeypatch):
-    monkeypatch.setitem(
-        upcasting.UPCASTERS,
-        (OrderPlaced.type, 1),
-        upcasting.Upcast(lambda data: {"currency": "USD", **data}),
-    )
-
+def test_an_upcaster_without_sql_sends_the_rebuild_to_the_python_fold(
+    mixed_log, upcaster_without_sql
+):
     result = rebuild(order_summary)
 
     assert result.method == "python"
