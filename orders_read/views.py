@@ -22,7 +22,7 @@ from common.openapi import (
     REQUEST_ID_RESPONSE_HEADER,
     api_responses,
 )
-from orders_read.filters import OrderSummaryFilter
+from orders_read.filters import DeclaredFilterBackend, OrderSummaryFilter
 from orders_read.models import OrderSummary
 from orders_read.pagination import DashboardPagination
 from orders_read.rendering import ValuesListMixin
@@ -153,6 +153,7 @@ class OrderDashboardViewSet(
 
     queryset = OrderSummary.objects.all()
     serializer_class = OrderSummarySerializer
+    filter_backends = [DeclaredFilterBackend]
     filterset_class = OrderSummaryFilter
     pagination_class = DashboardPagination
     permission_classes = [IsAuthenticated, CanViewDashboard]
@@ -219,6 +220,7 @@ class CustomerOrdersApi(
     """``GET /customers/{id}/orders``: one customer's orders, from the read model."""
 
     serializer_class = OrderSummarySerializer
+    filter_backends = [DeclaredFilterBackend]
     filterset_class = OrderSummaryFilter
     pagination_class = DashboardPagination
     permission_classes = [IsAuthenticated, CanViewDashboard]
