@@ -4,8 +4,8 @@
   first page, each filter, 10,000 rows deep, one row, a customer's orders, the stats)
   and the ceiling (a token-authenticated DRF view answering ``{}``) take turns on the
   same server, ``ROUNDS`` wrk runs of half ``--seconds`` each, one after the other, so
-  both see the same minute of this shared machine; the share is the ratio of the
-  medians.
+  both see the same minute of this shared machine; the share is the median of the
+  rounds' shares.
 - Against the CRUD way (the same filters on the write tables), on a fresh server.
 - The plans: EXPLAIN ANALYZE of each page query.
 """
@@ -125,12 +125,16 @@ def read_endpoints(env: Env) -> list[tuple[str, str]]:
     ]
 
 
-ROUNDS = 5
+ROUNDS = 7
 CEILING_SHARE_TARGET = 0.60
 
 
-def _median_run(runs: list[WrkResult]) -> WrkResult:
-    return sorted(runs, key=lambda run: run.requests_per_second)[len(runs) // 2]
+def _median_pair(pairs: list[tuple[WrkResult, WrkResult]]) -> tuple[WrkResult, WrkResult]:
+    """The round whose share (ours over the ceiling's, both of that round) is the median."""
+    by_share = sorted(
+        pairs, key=lambda pair: pair[0].requests_per_second / pair[1].requests_per_second
+    )
+    return by_share[len(by_share) // 2]
 
 
 def turn_about(env: Env, base: str, seconds: float) -> dict[str, tuple[WrkResult, WrkResult]]:
@@ -139,19 +143,23 @@ def turn_about(env: Env, base: str, seconds: float) -> dict[str, tuple[WrkResult
     The machine is shared and its speed swings between minutes, so a ceiling measured
     once cannot be compared with an endpoint measured a minute later. Each endpoint
     and the ceiling take turns of half ``seconds`` (short turns follow the swings;
-    which goes first alternates, so a drift favours neither); for each, the run with
-    the median req/s, and the ceiling's.
+    which goes first alternates, so a drift favours neither), and each round's share
+    compares the two runs of that round only. The figure is the round with the median
+    share: a round the machine slowed down moves the median of either side's runs,
+    which come from different rounds, but not the median of the rounds' shares.
     """
     turn_seconds = max(1.0, round(seconds / 2))
     medians = {}
     for name, path in read_endpoints(env):
-        ours: list[WrkResult] = []
-        ceiling: list[WrkResult] = []
+        pairs: list[tuple[WrkResult, WrkResult]] = []
         for turn in range(ROUNDS):
-            pair = [(ceiling, "/bench/ceiling"), (ours, path)]
-            for runs, url in pair if turn % 2 == 0 else pair[::-1]:
-                runs.append(wrk(f"{base}{url}", env.token, turn_seconds))
-        medians[name] = (_median_run(ours), _median_run(ceiling))
+            urls = [path, "/bench/ceiling"]
+            runs = {
+                url: wrk(f"{base}{url}", env.token, turn_seconds)
+                for url in (urls if turn % 2 == 0 else urls[::-1])
+            }
+            pairs.append((runs[path], runs["/bench/ceiling"]))
+        medians[name] = _median_pair(pairs)
         share = medians[name][0].requests_per_second / medians[name][1].requests_per_second
         log(f"{name}: {share:.0%} of the ceiling")
     return medians
