@@ -84,8 +84,7 @@ def projection_lag(name: str, now: datetime.datetime | None = None) -> Lag:
     """
     now = now or timezone.now()
     checkpoint = get_checkpoint(name)
-    pending = event_log.after(checkpoint, horizon=event_log.MAX_BIGINT)
-    window = event_log.headers(pending[: LAG_COUNT_LIMIT + 1])
+    window = event_log.headers_after(checkpoint, LAG_COUNT_LIMIT + 1)
     behind = not_reflected(registry.get(name), window[:LAG_COUNT_LIMIT])
     return Lag(
         checkpoint=checkpoint,

@@ -1,16 +1,20 @@
 """Lag stays cheap to ask for, however far behind catch-up is."""
 
 import datetime
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
+from django.db.models.sql.compiler import SQLCompiler
 
 from orders_read.engine import inline
 from orders_read.engine import status as status_module
 from orders_read.engine.catchup import catch_up, get_checkpoint
-from orders_read.engine.status import projection_status
+from orders_read.engine.status import projection_lag, projection_status
 from orders_read.models import DeadLetter, OrderSummary
 from orders_read.order_summary.projection import order_summary
+from orders_write import event_log
+from orders_write.event_log import START, LogPosition
 from orders_write.models import Event
 from tests.conftest import postgres_only
 from tests.integration.test_follow import append_placed, pg_connect
@@ -179,3 +183,29 @@ def test_a_long_open_writer_transaction_is_lag_once_it_commits_never_loss(place)
     assert catch_up(order_summary).events == 2
     assert set(OrderSummary.objects.values_list("order_id", flat=True)) == {held_order, placed.id}
     assert projection_status("order_summary").lag_events == 0
+
+
+def test_the_lag_window_is_the_logs_headers_after_the_checkpoint(backlog):
+    """``headers_after`` (written out on PostgreSQL) reads what the ORM's query reads."""
+    positions = [START, *(LogPosition(e.transaction_id, e.position) for e in Event.objects.all())]
+
+    for checkpoint in positions:
+        for limit in (1, 3, 100):
+            expected = event_log.headers(
+                event_log.after(checkpoint, horizon=event_log.MAX_BIGINT)[:limit]
+            )
+            assert event_log.headers_after(checkpoint, limit) == expected
+
+
+@postgres_only("SQLite reads the lag's window through the ORM, which converts its text columns")
+def test_the_lag_of_a_current_projection_compiles_no_orm_query(place):
+    """The stats' "as of" and ``/health`` read the lag on every request: two statements
+    built once, where the ORM compiled both (most of the lag's CPU)."""
+    place()
+    catch_up(order_summary)
+    assert get_checkpoint("order_summary") != START
+
+    with mock.patch.object(SQLCompiler, "as_sql", side_effect=AssertionError("compiled")):
+        lag = projection_lag("order_summary")
+
+    assert (lag.events, lag.checkpoint) == (0, get_checkpoint("order_summary"))
