@@ -99,6 +99,17 @@ def records(events: EventQuerySet, chunk_size: int | None = None) -> Iterator[Ev
     return map(record, rows.iterator(chunk_size=chunk_size) if chunk_size else rows)
 
 
+# A header: every field of an ``EventRecord`` but its payload.
+HEADER_FIELDS = [name for name in EventRecord._fields if name != "data"]
+_TYPE_AT = HEADER_FIELDS.index("type")
+
+
+def _header(row: tuple[Any, ...]) -> EventRecord:
+    """``HEADER_FIELDS`` values as an ``EventRecord``: the type's current name, no payload."""
+    name = current_name(row[_TYPE_AT])
+    return EventRecord(*row[:_TYPE_AT], name, {}, *row[_TYPE_AT + 1 :])
+
+
 def headers(events: EventQuerySet) -> list[EventRecord]:
     """``events`` as ``EventRecord`` tuples without their payloads (``data`` is empty).
 
@@ -106,21 +117,18 @@ def headers(events: EventQuerySet) -> list[EventRecord]:
     several times cheaper than ``records``: the status reads up to thousands of
     events on every ``/health``, and decoding their payloads was most of its cost.
     """
-    fields = [name for name in EventRecord._fields if name != "data"]
-    type_at = fields.index("type")
-    return [
-        EventRecord(*row[:type_at], current_name(row[type_at]), {}, *row[type_at + 1 :])
-        for row in events.values_list(*fields)
-    ]
+    return [_header(row) for row in events.values_list(*HEADER_FIELDS)]
 
 
 # The lag's window (``headers_after``) written out for PostgreSQL: every status and
 # stats request reads it, mostly to find it empty, and compiling the ORM's queryset for
 # it cost several times the CPU of running it.
 HEADERS_AFTER_SQL = (
-    'SELECT "position", "transaction_id", "event_id", "stream_id", "version", "type", '
-    f'"occurred_at" FROM "{TABLE}" WHERE ("transaction_id", "position") > (%s, %s) '
+    'SELECT {columns} FROM "{table}" WHERE ("transaction_id", "position") > (%s, %s) '
     'ORDER BY "transaction_id", "position" LIMIT %s'
+).format(
+    columns=", ".join(f'"{Event._meta.get_field(name).column}"' for name in HEADER_FIELDS),
+    table=TABLE,
 )
 
 
@@ -137,11 +145,7 @@ def headers_after(checkpoint: LogPosition, limit: int) -> list[EventRecord]:
         return headers(after(checkpoint, horizon=MAX_BIGINT)[:limit])
     with connection.cursor() as cursor:
         cursor.execute(HEADERS_AFTER_SQL, [checkpoint.transaction_id, checkpoint.position, limit])
-        rows = cursor.fetchall()
-    return [
-        EventRecord(position, txid, event_id, stream, version, current_name(type_), {}, at)
-        for position, txid, event_id, stream, version, type_, at in rows
-    ]
+        return [_header(row) for row in cursor.fetchall()]
 
 
 def database() -> BaseDatabaseWrapper:
