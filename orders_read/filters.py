@@ -111,7 +111,7 @@ class DeclaredFilterBackend(DjangoFilterBackend):
 
     def filter_queryset(self, request: Request, queryset: QuerySet, view: APIView) -> QuerySet:
         filterset_class = self.get_filterset_class(view, queryset)
-        if isinstance(filterset_class, type) and issubclass(filterset_class, DeclaredFilterSet):
+        if filterset_class is not None and issubclass(filterset_class, DeclaredFilterSet):
             filtered = filterset_class.filter_valid_query(request.query_params, queryset)
             if filtered is not None:
                 return filtered
