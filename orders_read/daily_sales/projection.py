@@ -243,6 +243,15 @@ def count_claimed(
     """
     if not events:
         return 0
+    with connections[router.db_for_write(model)].cursor() as cursor:
+        cursor.execute(*count_claimed_statement(model, ledger, events))
+        return cursor.rowcount
+
+
+def count_claimed_statement(
+    model: type[Model], ledger: type[AppliedEvents], events: Sequence[AnyEvent]
+) -> SQL:
+    """``count_claimed``'s statement for ``events`` (at least one), to send with others."""
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
@@ -256,17 +265,15 @@ def count_claimed(
         f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in COUNTERS
     )
     casts = ", ".join(["%s::uuid[]", "%s::date[]"] + ["%s::bigint[]"] * len(COUNTERS))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH claimed AS ({claim_statement(ledger, connection)}), "
-            f"moved (event_id, {columns}) AS (SELECT * FROM unnest({casts})) "
-            f"INSERT INTO {table} ({columns}) "
-            f"SELECT moved.{quote('day')}, {sums} FROM moved JOIN claimed USING (event_id) "
-            f"GROUP BY moved.{quote('day')} ORDER BY moved.{quote('day')} "
-            f"ON CONFLICT ({quote('day')}) DO UPDATE SET {update}",
-            [claim_ids(events), *arrays],
-        )
-        return cursor.rowcount
+    return (
+        f"WITH claimed AS ({claim_statement(ledger, connection)}), "
+        f"moved (event_id, {columns}) AS (SELECT * FROM unnest({casts})) "
+        f"INSERT INTO {table} ({columns}) "
+        f"SELECT moved.{quote('day')}, {sums} FROM moved JOIN claimed USING (event_id) "
+        f"GROUP BY moved.{quote('day')} ORDER BY moved.{quote('day')} "
+        f"ON CONFLICT ({quote('day')}) DO UPDATE SET {update}",
+        [claim_ids(events), *arrays],
+    )
 
 
 def _source(
@@ -482,6 +489,12 @@ class DailySalesProjection(Projection):
         with transaction.atomic(using=alias, savepoint=False):
             fresh = claim(ledger, events)
             return add_to_days(model, moves(fresh))
+
+    def inline_statements(
+        self, connection: BaseDatabaseWrapper, events: list[AnyEvent]
+    ) -> list[SQL]:
+        """The claim and the counts in one statement (``count_claimed``)."""
+        return [count_claimed_statement(DailySales, DailySalesApplied, events)]
 
     def range_statements(
         self, connection: BaseDatabaseWrapper, after: LogPosition, end: LogPosition

@@ -5,13 +5,14 @@ declares the models whose tables it owns (a rebuild copies and swaps all of them
 the event types it handles (the engine hands it only those), how it applies a batch
 of events to its tables idempotently, and how it folds the whole log from scratch for
 a rebuild (by default: every event, in log order, through ``apply``), optionally also
-as one set-based SQL statement, and optionally how it applies a range of the log in
-SQL (a large catch-up).
+as one set-based SQL statement, optionally how it applies a range of the log in SQL (a
+large catch-up), and optionally a command's events as statements that need no answer
+(the inline path sends them all in one query).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 Row = dict[str, Any]
 # A statement and its parameters.
-SQL = tuple[str, Mapping[str, Any]]
+SQL = tuple[str, Sequence[Any] | Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,22 @@ class Projection:
         they were.
         """
         raise NotImplementedError
+
+    def inline_statements(
+        self, connection: BaseDatabaseWrapper, events: list[AnyEvent]
+    ) -> list[SQL] | None:
+        """Statements applying ``events`` (handled types, log order) to the live tables as
+        ``apply`` would, or None.
+
+        Optional (PostgreSQL): the inline path sends every projection's statements of one
+        database as one query, which PostgreSQL runs as one transaction: the COMMIT that
+        ``apply`` in a shared transaction costs, without the round trips of BEGIN, each
+        statement and COMMIT. So the statements must be idempotent on their own and
+        must not need anything read from the tables first; where ``apply`` would read
+        (or there is no such statement), return None, and the inline path applies the
+        projections of that database through ``apply`` instead.
+        """
+        return None
 
     def unapplied(self, events: list[AnyEvent]) -> list[AnyEvent]:
         """Of ``events`` (handled types, log order), those the tables do not reflect yet.

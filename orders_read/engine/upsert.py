@@ -21,7 +21,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model
 
-from orders_read.engine.projection import Row
+from orders_read.engine.projection import SQL, Row
 
 # From this many rows a write goes through COPY (catch-up and rebuild batches);
 # fewer (the inline path's one row) take a single statement.
@@ -46,16 +46,26 @@ def write_newer(
     if postgres and len(rows) >= COPY_THRESHOLD:
         return _copy_upsert(rows, model, connection, sql)
     with connection.cursor() as cursor:
-        if len(rows) == 1:
-            # The inline path's one row: a plain VALUES statement is the cheapest.
-            cursor.execute(sql.one_row, sql.values(rows[0], connection))
-        elif postgres:
-            # One statement of one array per column, whatever the number of rows,
-            # where executemany would send a statement per row.
-            cursor.execute(sql.arrays, [[row[column] for row in rows] for column in columns])
+        if postgres or len(rows) == 1:
+            cursor.execute(*sql.statement(rows, connection))
         else:
             cursor.executemany(sql.one_row, [sql.values(row, connection) for row in rows])
         return cursor.rowcount
+
+
+def newer_statement(
+    model: type[Model],
+    rows: Sequence[Row],
+    *,
+    columns: tuple[str, ...],
+    key: str,
+    version: str = "version",
+) -> SQL:
+    """``write_newer``'s one statement for ``rows``, to send with others (PostgreSQL)."""
+    alias = router.db_for_write(model)
+    return _upsert_statements(model, alias, columns, key, version).statement(
+        rows, connections[alias]
+    )
 
 
 def newer_conflict(
@@ -107,6 +117,15 @@ class _UpsertStatements:
 
     def values(self, row: Row, connection: BaseDatabaseWrapper) -> list[Any]:
         return [field.get_db_prep_save(row[field.name], connection) for field in self.fields]
+
+    def statement(self, rows: Sequence[Row], connection: BaseDatabaseWrapper) -> SQL:
+        """One statement writing ``rows`` (more than one only on PostgreSQL)."""
+        if len(rows) == 1:
+            # The inline path's one row: a plain VALUES statement is the cheapest.
+            return self.one_row, self.values(rows[0], connection)
+        # One array per column, whatever the number of rows, where executemany would
+        # send a statement per row.
+        return self.arrays, [[row[name] for row in rows] for name in self.names]
 
 
 @functools.lru_cache(maxsize=32)

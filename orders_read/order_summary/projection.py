@@ -19,7 +19,7 @@ from django.db.models import Model
 
 from orders_read.engine.projection import LIVE, SQL, AnyEvent, Projection, Row, Tables
 from orders_read.engine.set_based import EVERY_STREAM, Streams
-from orders_read.engine.upsert import copy_rows, newer_conflict, write_newer
+from orders_read.engine.upsert import copy_rows, newer_conflict, newer_statement, write_newer
 from orders_read.models import OrderSummary
 from orders_read.order_summary.fold import COLUMNS, EVENT_TYPES, evolve, fold_sql, status_sql
 from orders_write import event_log
@@ -45,19 +45,7 @@ class OrderSummaryProjection(Projection):
     def apply(self, events: Sequence[AnyEvent], tables: Tables = LIVE) -> int:
         """Apply events (in log order) to their rows in the database; returns rows written."""
         model = tables[OrderSummary]
-        first: dict[Any, AnyEvent] = {}
-        for event in events:
-            first.setdefault(event.stream_id, event)
-        if not first:
-            return 0
-        # A stream whose first event here is its OrderPlaced (version 1) folds to the
-        # same row whatever the table holds (the guarded upsert keeps a newer row), so
-        # only the other streams' rows are read: a new order costs no SELECT.
-        unknown = [
-            stream_id
-            for stream_id, event in first.items()
-            if not (event.type == OrderPlaced.type and event.version == 1)
-        ]
+        unknown = _streams_to_read(events)
         before = (
             {
                 row["order_id"]: row
@@ -66,15 +54,18 @@ class OrderSummaryProjection(Projection):
             if unknown
             else {}
         )
-        after = dict(before)
-        for event in events:
-            after[event.stream_id] = evolve(after.get(event.stream_id), event)
-        changed = [
-            row
-            for stream_id, row in after.items()
-            if row is not None and row is not before.get(stream_id)
-        ]
-        return self.write(changed, model)
+        return self.write(_changed(before, events), model)
+
+    def inline_statements(
+        self, connection: BaseDatabaseWrapper, events: list[AnyEvent]
+    ) -> list[SQL] | None:
+        """The rows of orders placed in ``events`` as one upsert; None if a row must be read."""
+        if _streams_to_read(events):
+            return None
+        rows = _changed({}, events)
+        return (
+            [newer_statement(OrderSummary, rows, columns=COLUMNS, key="order_id")] if rows else []
+        )
 
     def unapplied(self, events: Sequence[AnyEvent]) -> list[AnyEvent]:
         """Events newer than their order's row: a row reflects every version up to its own."""
@@ -154,6 +145,35 @@ def _copy_rows(rows: list[Row], copy: type[Model]) -> int:
     with connection.cursor() as cursor:
         copy_rows(cursor, copy, connection.ops.quote_name(copy._meta.db_table), rows, COLUMNS)
     return len(rows)
+
+
+def _streams_to_read(events: Sequence[AnyEvent]) -> list[Any]:
+    """The orders whose rows must be read before ``events`` fold into them.
+
+    A stream whose first event here is its OrderPlaced (version 1) folds to the same row
+    whatever the table holds (the guarded upsert keeps a newer row), so only the other
+    streams' rows are read: a new order costs no SELECT.
+    """
+    first: dict[Any, AnyEvent] = {}
+    for event in events:
+        first.setdefault(event.stream_id, event)
+    return [
+        stream_id
+        for stream_id, event in first.items()
+        if not (event.type == OrderPlaced.type and event.version == 1)
+    ]
+
+
+def _changed(before: dict[Any, Row], events: Sequence[AnyEvent]) -> list[Row]:
+    """The rows ``events`` change, folded over ``before`` (the rows read, by order id)."""
+    after = dict(before)
+    for event in events:
+        after[event.stream_id] = evolve(after.get(event.stream_id), event)
+    return [
+        row
+        for stream_id, row in after.items()
+        if row is not None and row is not before.get(stream_id)
+    ]
 
 
 order_summary = OrderSummaryProjection()

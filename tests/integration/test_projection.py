@@ -5,15 +5,19 @@ import logging
 
 import pytest
 from django.db import OperationalError, connections, router, transaction
+from django.test.utils import CaptureQueriesContext
 
 from orders_read.daily_sales.projection import daily_sales
+from orders_read.engine import inline
 from orders_read.engine.inline import apply_events
 from orders_read.models import DailySales, DailySalesApplied, OrderSummary
 from orders_read.order_summary import projection
 from orders_read.order_summary.projection import order_summary
+from orders_write import event_log
 from orders_write.bus import dispatch
 from orders_write.commands import ApproveOrder, CancelOrder
 from orders_write.models import Event, Order, OrderStatus
+from tests.conftest import postgres_only
 
 pytestmark = pytest.mark.django_db
 
@@ -150,6 +154,12 @@ def test_a_projection_failing_in_the_database_leaves_the_others_rows_written(
             cursor.execute("SELECT * FROM no_such_table")
 
     monkeypatch.setattr(failing, "apply", broken)
+    # On PostgreSQL the two go as one query first: there it fails the same way.
+    monkeypatch.setattr(
+        failing,
+        "inline_statements",
+        lambda connection, events: [("SELECT * FROM no_such_table", None)],
+    )
     with (
         caplog.at_level(logging.ERROR, logger="orders_read.engine.inline"),
         django_capture_on_commit_callbacks(execute=True),
@@ -163,6 +173,59 @@ def test_a_projection_failing_in_the_database_leaves_the_others_rows_written(
     assert DailySalesApplied.objects.exists() == (written is daily_sales)
     assert f"Projection {failing.name} failed" in caplog.text
     assert f"Projection {written.name} failed" not in caplog.text
+
+
+@postgres_only("several statements in one query are PostgreSQL's simple query protocol")
+@pytest.mark.django_db(transaction=True)
+def test_the_projections_one_query_is_one_transaction(
+    place, monkeypatch, django_capture_on_commit_callbacks
+):
+    """daily_sales's statement failing after order_summary's, in their one query, takes
+    order_summary's row back with it; then each is applied alone (here: not at all)."""
+    monkeypatch.setattr(
+        daily_sales, "inline_statements", lambda connection, events: [("SELECT 1 / 0", None)]
+    )
+    alone = []
+
+    def not_applied(projection, events):
+        alone.append(projection)
+        return False
+
+    monkeypatch.setattr(inline, "_apply_alone", not_applied)
+    read = connections[router.db_for_write(OrderSummary)]
+    with (
+        CaptureQueriesContext(read) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        order = place()
+
+    [query] = [query["sql"] for query in queries if "SELECT 1 / 0" in query["sql"]]
+    assert query.startswith('INSERT INTO "orders_read_ordersummary"')
+    assert alone == [order_summary, daily_sales]
+    assert not OrderSummary.objects.filter(pk=order.id).exists()
+
+
+@postgres_only("several statements in one query are PostgreSQL's simple query protocol")
+@pytest.mark.django_db(transaction=True)
+def test_the_projections_one_query_delivered_twice_counts_once(
+    place, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The inline path and the follower can both deliver a command's events."""
+    monkeypatch.setattr(inline, "_time_to_advance", lambda projection: False)
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place()
+    events = list(event_log.records(Event.objects.filter(stream_id=order.id)))
+    read = connections[router.db_for_write(OrderSummary)]
+
+    with CaptureQueriesContext(read) as queries:
+        inline.project_committed_events(sender=None, events=events)
+
+    [query] = [query["sql"] for query in queries]  # the same one query, again
+    assert query.startswith('INSERT INTO "orders_read_ordersummary"')
+    assert '; WITH claimed AS (INSERT INTO "orders_read_dailysalesapplied"' in query
+    assert OrderSummary.objects.get(pk=order.id).version == 1
+    assert DailySales.objects.get().placed_count == 1
+    assert DailySalesApplied.objects.count() == 1
 
 
 def test_inline_projection_can_be_switched_off(place, settings, django_capture_on_commit_callbacks):

@@ -144,6 +144,7 @@ def test_an_event_the_inline_path_missed_is_lag_and_the_checkpoint_stops_before_
     first = place()
     with monkeypatch.context() as patch:
         patch.setattr(order_summary, "apply", fail_to_apply)
+        patch.setattr(order_summary, "inline_statements", lambda _, events: fail_to_apply(events))
         missed = place()
     place()
     missed_event = Event.objects.get(stream_id=missed.id)
