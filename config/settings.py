@@ -21,6 +21,9 @@ Environment variables:
 - ``CSRF_TRUSTED_ORIGINS``: comma-separated origins, e.g. ``https://orders.example.com``.
 - ``ORDERS_INLINE_PROJECTION``: ``0`` to stop projecting events right after each
   commit (the catch-up path then keeps the read model current).
+- ``ORDERS_INLINE_SYNCHRONOUS_COMMIT``: ``1`` to have the inline projection's
+  transaction wait for its write-ahead log to reach the disk, as the command's does
+  (default: it does not; catch-up repairs what a crash takes back).
 - ``ORDERS_IDEMPOTENCY_KEY_TTL``: seconds an ``Idempotency-Key`` is remembered (86400).
 - ``ORDERS_IDEMPOTENCY_WAIT_MS``: how long a request waits for a concurrent one with
   the same key before answering 409 (5000).
@@ -226,6 +229,10 @@ HEALTH_DETAILS_PERMISSION = "orders_read.view_ordersummary"
 
 # Project each committed event into the read model right after COMMIT.
 ORDERS_INLINE_PROJECTION = env_bool("ORDERS_INLINE_PROJECTION", default=True)
+# Whether that projection's COMMIT waits for the disk (PostgreSQL's synchronous_commit).
+# Off by default: its rows are a head start on catch-up, which the durable event log
+# repairs should a crash take the last moment's rows back (orders_read.engine.inline).
+ORDERS_INLINE_SYNCHRONOUS_COMMIT = env_bool("ORDERS_INLINE_SYNCHRONOUS_COMMIT", default=False)
 
 # How long an Idempotency-Key is remembered (Stripe: 24 hours); an expired key is new
 # again, and `manage.py purge_idempotency_keys` deletes expired ones.

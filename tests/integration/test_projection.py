@@ -200,7 +200,7 @@ def test_the_projections_one_query_is_one_transaction(
         order = place()
 
     [query] = [query["sql"] for query in queries if "SELECT 1 / 0" in query["sql"]]
-    assert query.startswith('INSERT INTO "orders_read_ordersummary"')
+    assert 'INSERT INTO "orders_read_ordersummary"' in query.split("SELECT 1 / 0")[0]
     assert alone == [order_summary, daily_sales]
     assert not OrderSummary.objects.filter(pk=order.id).exists()
 
@@ -221,11 +221,73 @@ def test_the_projections_one_query_delivered_twice_counts_once(
         inline.project_committed_events(sender=None, events=events)
 
     [query] = [query["sql"] for query in queries]  # the same one query, again
-    assert query.startswith('INSERT INTO "orders_read_ordersummary"')
+    assert '; INSERT INTO "orders_read_ordersummary"' in query
     assert '; WITH claimed AS (INSERT INTO "orders_read_dailysalesapplied"' in query
     assert OrderSummary.objects.get(pk=order.id).version == 1
     assert DailySales.objects.get().placed_count == 1
     assert DailySalesApplied.objects.count() == 1
+
+
+# What a statement of the read model's transaction saw: synchronous_commit, kept in the
+# session for the test to read after the COMMIT.
+NOTE_COMMIT_SETTING = (
+    "SELECT set_config('orders_test.synchronous_commit', "
+    "current_setting('synchronous_commit'), false)"
+)
+
+
+@pytest.fixture
+def commit_setting_seen(monkeypatch):
+    """Run ``NOTE_COMMIT_SETTING`` in daily_sales' inline work, whichever path takes it;
+    returns a reader of what it saw."""
+    read = connections[router.db_for_write(DailySales)]
+    statements, apply = daily_sales.inline_statements, daily_sales.apply
+
+    def noting_statements(connection, events):
+        return [*statements(connection, events), (NOTE_COMMIT_SETTING, None)]
+
+    def noting_apply(events, tables=None):
+        with read.cursor() as cursor:
+            cursor.execute(NOTE_COMMIT_SETTING)
+        return apply(events, tables) if tables else apply(events)
+
+    monkeypatch.setattr(daily_sales, "inline_statements", noting_statements)
+    monkeypatch.setattr(daily_sales, "apply", noting_apply)
+
+    def seen():
+        with read.cursor() as cursor:
+            cursor.execute("SELECT current_setting('orders_test.synchronous_commit', true)")
+            return cursor.fetchone()[0]
+
+    return seen
+
+
+@postgres_only("synchronous_commit is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("command", ["place", "approve"], ids=["one query", "transaction"])
+@pytest.mark.parametrize(
+    ("synchronous", "expected"), [(False, "off"), (True, "on")], ids=["default", "set to wait"]
+)
+def test_the_inline_projection_commits_without_waiting_for_the_disk_unless_told(
+    command,
+    synchronous,
+    expected,
+    place,
+    actor,
+    settings,
+    commit_setting_seen,
+    django_capture_on_commit_callbacks,
+):
+    """By default its transaction commits asynchronously (catch-up repairs what a crash
+    takes back); ``ORDERS_INLINE_SYNCHRONOUS_COMMIT`` makes it wait, as the command's does."""
+    settings.ORDERS_INLINE_SYNCHRONOUS_COMMIT = synchronous
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place()
+        if command == "approve":
+            assert dispatch(ApproveOrder(order_id=order.id), actor=actor).success
+
+    assert commit_setting_seen() == expected
+    assert DailySales.objects.get().placed_count == 1
 
 
 def test_inline_projection_can_be_switched_off(place, settings, django_capture_on_commit_callbacks):

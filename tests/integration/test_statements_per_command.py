@@ -27,7 +27,8 @@ TABLE = re.compile(r'"((?:orders_write|orders_read)_\w+)"')
 # The write transaction, then, after its COMMIT, both projections in one transaction of
 # their own (one COMMIT for the read model), daily_sales (a day's row, shared) last.
 # PostgreSQL writes its claim and counts in one statement; a new order's statements
-# need nothing read first, so they go as one query (one round trip, one transaction).
+# need nothing read first, so they go as one query (one round trip, one transaction),
+# and the transaction commits without waiting for the disk (a SET LOCAL first).
 WRITE = {
     "PlaceOrder": [
         "BEGIN",
@@ -49,11 +50,13 @@ WRITE = {
 POSTGRESQL = {
     "PlaceOrder": [
         *WRITE["PlaceOrder"],
-        "INSERT orders_read_ordersummary; WITH orders_read_dailysalesapplied",
+        # Committed without waiting for the disk (inline.ASYNCHRONOUS_COMMIT).
+        "SET; INSERT orders_read_ordersummary; WITH orders_read_dailysalesapplied",
     ],
     "transition": [
         *WRITE["transition"],
         "BEGIN",
+        "SET",
         "SELECT orders_read_ordersummary",
         "INSERT orders_read_ordersummary",
         "SELECT orders_write_event",  # the order's status before, from its stream
