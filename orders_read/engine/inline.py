@@ -146,7 +146,9 @@ def _in_one_query(database: str, projections: list[Projection], events: Sequence
             statements.insert(0, (ASYNCHRONOUS_COMMIT, None))
         query = "; ".join(connection.ops.compose_sql(sql, params) for sql, params in statements)
         with (
-            tracing.span(f"project {', '.join(applied)}", links=(e.metadata for e in events)),
+            tracing.span(
+                f"project {', '.join(applied)}", links=(event.metadata for event in events)
+            ),
             connection.cursor() as cursor,
         ):
             cursor.execute(query)
