@@ -13,6 +13,7 @@ import threading
 
 import pytest
 from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
 from orders_read.engine import rebuild as rebuild_module
 from orders_read.engine.catchup import read_database
@@ -27,6 +28,11 @@ from tests.read_model import summary_rows, varied_history
 
 pytestmark = pytest.mark.django_db(transaction=True)
 set_based_only = one_postgres_only("the set-based rebuild runs there")
+
+
+def is_fold(statement):
+    """A range's statement (an INSERT), not the count of the events beside them."""
+    return statement[0].lstrip().startswith("INSERT")
 
 
 def ranges_holding(stream_id, ranges):
@@ -65,6 +71,8 @@ def test_the_ranges_fold_side_by_side_each_on_a_connection_of_its_own(place, act
     real_execute = rebuild_module._execute
 
     def execute_beside_the_others(alias, statement):
+        if not is_fold(statement):
+            return real_execute(alias, statement)  # the count beside them
         all_folding.wait()
         with connections[alias].cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
@@ -91,8 +99,10 @@ def test_any_number_of_ranges_gives_the_inline_rows(place, actor, monkeypatch, p
     real_execute = rebuild_module._execute
 
     def execute(alias, statement):
-        written.append(real_execute(alias, statement))
-        return written[-1]
+        done = real_execute(alias, statement)
+        if is_fold(statement):
+            written.append(done)
+        return done
 
     monkeypatch.setattr(rebuild_module, "SERVER_CORES", parts)
     monkeypatch.setattr(rebuild_module, "_execute", execute)
@@ -128,11 +138,43 @@ def test_the_fold_statements_run_without_jit(place, actor, monkeypatch):
     result = rebuild(order_summary)
 
     assert result.method == "sql"
-    assert settings == ["off"] * rebuild_module.SERVER_CORES
+    assert settings == ["off"] * (rebuild_module.SERVER_CORES + 1)  # the ranges, the count
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT current_setting('jit')")
         assert cursor.fetchone()[0] == "on"
     assert summary_rows() == inline
+
+
+@set_based_only
+def test_the_events_are_counted_beside_the_folds_not_before_them(place, actor, monkeypatch):
+    """A count of the log reads all of it (about a tenth of the rebuild at a million
+    orders): run first, it held everything back. The summaries have no ledger to say
+    how many events were folded, so a count runs beside the ranges."""
+    varied_history(place, actor, count=8)
+    Event.objects.create(  # a status event before its order: counted, not folded
+        stream_id=Event.objects.first().stream_id, version=0, type="OrderApproved", data={}
+    )
+    beside = []
+    real_run = rebuild_module._run_side_by_side
+
+    def run(connection, statements):
+        beside.extend(statement[0] for statement in statements)
+        return real_run(connection, statements)
+
+    monkeypatch.setattr(rebuild_module, "_run_side_by_side", run)
+    with CaptureQueriesContext(read_database()) as before_and_after:
+        result = rebuild(order_summary)
+
+    assert result.method == "sql"
+    assert result.events == Event.objects.count()
+    assert result.rows == OrderSummary.objects.count() == 8
+    counts = [sql for sql in beside if not sql.lstrip().startswith("INSERT")]
+    assert len(counts) == 1 and counts[0].startswith("SELECT count(*)")
+    assert len(beside) == rebuild_module.SERVER_CORES + 1
+    # Before and after the folds, no count of the events they fold (the ranges' cuts
+    # count the whole log, from its smallest index).
+    counts_before = [q["sql"] for q in before_and_after.captured_queries if "COUNT(" in q["sql"]]
+    assert not [sql for sql in counts_before if "WHERE" in sql]
 
 
 @set_based_only
@@ -170,7 +212,15 @@ def test_the_indexes_are_built_side_by_side_each_on_a_connection_of_its_own(
     lock = threading.Lock()
     real_add_index = rebuild_module._add_index
 
-    def add_beside_another(alias, copy_and_index):
+    workers = []
+
+    def note_the_workers(execute, sql, params, many, context):
+        if sql.startswith("CREATE INDEX"):
+            context["cursor"].execute("SELECT current_setting('max_parallel_maintenance_workers')")
+            workers.append(context["cursor"].fetchone()[0])
+        return execute(sql, params, many, context)
+
+    def add_beside_another(alias, copy_and_index, **options):
         with lock:
             started.append(copy_and_index)
             first = len(started) <= 2
@@ -179,13 +229,16 @@ def test_the_indexes_are_built_side_by_side_each_on_a_connection_of_its_own(
             with connections[alias].cursor() as cursor:
                 cursor.execute("SELECT pg_backend_pid()")
                 sessions.add(cursor.fetchone()[0])
-        real_add_index(alias, copy_and_index)
+        with connections[alias].execute_wrapper(note_the_workers):
+            real_add_index(alias, copy_and_index, **options)
 
     monkeypatch.setattr(rebuild_module, "_add_index", add_beside_another)
     rebuild(order_summary)
 
     assert len(started) == len(OrderSummary._meta.indexes)
     assert len(sessions) == 2
+    # Every core is busy with a build: none takes parallel workers besides.
+    assert workers == ["0"] * len(OrderSummary._meta.indexes)
     assert summary_rows() == inline
     with read_database().cursor() as cursor:
         built = read_database().introspection.get_constraints(cursor, "orders_read_ordersummary")
