@@ -6,10 +6,13 @@ import base64
 import datetime
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 from urllib import parse
 
-from django.db.models import Model, Q, QuerySet
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import BooleanField, Expression, F, Model, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -19,6 +22,49 @@ from rest_framework.utils.urls import replace_query_param
 from orders_read.timestamps import parse_timestamp
 
 INVALID_CURSOR = "Invalid cursor"
+# The dashboard's order (newest first), a unique key.
+KEY = ("placed_at", "order_id")
+
+
+class RowComparison(Expression):
+    """``(column, …) < (value, …)`` (or another operator): one SQL row comparison.
+
+    The keyset condition, past a position in the dashboard's order. PostgreSQL and
+    SQLite compare rows natively, and a B-tree index on those columns (after an
+    equality on any before them) starts its scan there. The same condition in ``Q``
+    objects takes three lookups, which cost more to build and compile per page than
+    the page's query takes in the database; Django's own tuple lookups are private.
+    Each value is prepared by its column's field, as ``filter()`` does it (SQLite
+    keeps timestamps and UUIDs as text).
+    """
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, columns: Sequence[str], operator: str, values: Sequence[Any]) -> None:
+        super().__init__()
+        self.columns: list[Any] = [F(name) for name in columns]
+        self.operator = operator
+        self.values = values
+
+    def get_source_expressions(self) -> list[Any]:
+        return self.columns
+
+    def set_source_expressions(self, expressions: list[Any]) -> None:
+        self.columns = expressions
+
+    def as_sql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper
+    ) -> tuple[str, tuple[Any, ...]]:
+        columns, params = [], []
+        for column in self.columns:
+            sql, column_params = compiler.compile(column)
+            columns.append(sql)
+            params.extend(column_params)
+        for column, value in zip(self.columns, self.values, strict=True):
+            params.append(column.target.get_db_prep_value(value, connection))
+        placeholders = ", ".join(["%s"] * len(self.values))
+        return f"({', '.join(columns)}) {self.operator} ({placeholders})", tuple(params)
 
 
 class Position(NamedTuple):
@@ -89,16 +135,10 @@ class DashboardPagination(CursorPagination):
         if position is None or not position.reverse:
             queryset = queryset.order_by("-placed_at", "-order_id")
             if position is not None:
-                queryset = queryset.filter(
-                    Q(placed_at__lte=position.placed_at),
-                    Q(placed_at__lt=position.placed_at) | Q(order_id__lt=position.order_id),
-                )
+                queryset = queryset.filter(RowComparison(KEY, "<", position[:2]))
         else:
             queryset = queryset.order_by("placed_at", "order_id")
-            queryset = queryset.filter(
-                Q(placed_at__gte=position.placed_at),
-                Q(placed_at__gt=position.placed_at) | Q(order_id__gt=position.order_id),
-            )
+            queryset = queryset.filter(RowComparison(KEY, ">", position[:2]))
         rows = list(queryset[: self.page_size + 1])
         more = len(rows) > self.page_size
         rows = rows[: self.page_size]
