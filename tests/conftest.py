@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from config.databases import READ, replica_aliases
 from orders_read.engine import inline
+from orders_read.engine import rebuild as rebuild_module
 from orders_write import upcasting
 from orders_write.bus import dispatch
 from orders_write.commands import Actor, OrderLine, PlaceOrder
@@ -310,3 +311,18 @@ def upcaster_without_sql(monkeypatch):
         (OrderPlaced.type, 1),
         upcasting.Upcast(lambda data: {"currency": "USD", **data}),
     )
+
+
+@pytest.fixture
+def statements_side_by_side(monkeypatch) -> list[str]:
+    """The SQL of every statement a rebuild runs side by side (its folds, ledger fills
+    and count), in the order it hands them over."""
+    seen: list[str] = []
+    real_run = rebuild_module._run_side_by_side
+
+    def run(connection, statements):
+        seen.extend(statement[0] for statement in statements)
+        return real_run(connection, statements)
+
+    monkeypatch.setattr(rebuild_module, "_run_side_by_side", run)
+    return seen

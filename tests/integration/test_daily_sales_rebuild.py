@@ -87,22 +87,14 @@ def test_the_set_based_rebuild_gives_the_python_fold_and_the_inline_rows(mixed_l
     assert ledger() == handled_event_ids()
 
 
-def test_the_ledger_fill_says_how_many_events_were_folded(mixed_log, monkeypatch):
+def test_the_ledger_fill_says_how_many_events_were_folded(mixed_log, statements_side_by_side):
     """No count of the log: the ledger copy takes a row for every event folded."""
-    beside = []
-    real_run = rebuild_module._run_side_by_side
-
-    def run(connection, statements):
-        beside.extend(statement[0] for statement in statements)
-        return real_run(connection, statements)
-
-    monkeypatch.setattr(rebuild_module, "_run_side_by_side", run)
     with CaptureQueriesContext(read_database()) as queries:
         result = rebuild(daily_sales)
 
     assert result.method == "sql"
     assert result.events == len(handled_event_ids())
-    assert [sql.split()[:3] for sql in beside] == [
+    assert [sql.split()[:3] for sql in statements_side_by_side] == [
         ["INSERT", "INTO", '"orders_read_dailysales_rebuild"'],
         ["INSERT", "INTO", '"orders_read_dailysalesapplied_rebuild"'],
     ]

@@ -146,7 +146,9 @@ def test_the_fold_statements_run_without_jit(place, actor, monkeypatch):
 
 
 @set_based_only
-def test_the_events_are_counted_beside_the_folds_not_before_them(place, actor, monkeypatch):
+def test_the_events_are_counted_beside_the_folds_not_before_them(
+    place, actor, statements_side_by_side
+):
     """A count of the log reads all of it (about a tenth of the rebuild at a million
     orders): run first, it held everything back. The summaries have no ledger to say
     how many events were folded, so a count runs beside the ranges."""
@@ -154,14 +156,7 @@ def test_the_events_are_counted_beside_the_folds_not_before_them(place, actor, m
     Event.objects.create(  # a status event before its order: counted, not folded
         stream_id=Event.objects.first().stream_id, version=0, type="OrderApproved", data={}
     )
-    beside = []
-    real_run = rebuild_module._run_side_by_side
-
-    def run(connection, statements):
-        beside.extend(statement[0] for statement in statements)
-        return real_run(connection, statements)
-
-    monkeypatch.setattr(rebuild_module, "_run_side_by_side", run)
+    beside = statements_side_by_side
     with CaptureQueriesContext(read_database()) as before_and_after:
         result = rebuild(order_summary)
 
