@@ -32,16 +32,19 @@ class RowComparison(Expression):
     The keyset condition, past a position in the dashboard's order. PostgreSQL and
     SQLite compare rows natively, and a B-tree index on those columns (after an
     equality on any before them) starts its scan there. The same condition in ``Q``
-    objects takes three lookups, which cost more to build and compile per page than
-    the page's query takes in the database; Django's own tuple lookups are private.
-    Each value is prepared by its column's field, as ``filter()`` does it (SQLite
-    keeps timestamps and UUIDs as text).
+    objects is three lookups, each resolved and compiled on its own for every page, and
+    a bound plus a filter for the database; Django's own tuple lookups are private.
+    Each value is prepared by its column's field, as ``filter()`` does it (SQLite keeps
+    timestamps and UUIDs as text).
     """
 
     conditional = True
     output_field = BooleanField()
+    OPERATORS = frozenset({"<", "<=", ">", ">="})
 
     def __init__(self, columns: Sequence[str], operator: str, values: Sequence[Any]) -> None:
+        if operator not in self.OPERATORS:
+            raise ValueError(f"not a row comparison: {operator!r}")
         super().__init__()
         self.columns: list[Any] = [F(name) for name in columns]
         self.operator = operator
@@ -135,10 +138,14 @@ class DashboardPagination(CursorPagination):
         if position is None or not position.reverse:
             queryset = queryset.order_by("-placed_at", "-order_id")
             if position is not None:
-                queryset = queryset.filter(RowComparison(KEY, "<", position[:2]))
+                queryset = queryset.filter(
+                    RowComparison(KEY, "<", (position.placed_at, position.order_id))
+                )
         else:
             queryset = queryset.order_by("placed_at", "order_id")
-            queryset = queryset.filter(RowComparison(KEY, ">", position[:2]))
+            queryset = queryset.filter(
+                RowComparison(KEY, ">", (position.placed_at, position.order_id))
+            )
         rows = list(queryset[: self.page_size + 1])
         more = len(rows) > self.page_size
         rows = rows[: self.page_size]
