@@ -63,6 +63,16 @@ def parser(description: str, default_orders: int = 1_000_000) -> argparse.Argume
     return arguments
 
 
+def busy_cpu_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (``/proc/stat``:
+    all but idle and I/O wait), every process's, ours or not: take it around a step on
+    a machine with nothing else running."""
+    with open("/proc/stat") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:]]
+    idle, iowait = ticks[3], ticks[4]
+    return (sum(ticks) - idle - iowait) / os.sysconf("SC_CLK_TCK")
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 

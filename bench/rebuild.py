@@ -16,19 +16,35 @@ The machine is shared and either measurement swings between minutes, so the ceil
 and the rebuild take ``ROUNDS`` turns each, which goes first alternating
 (``turn_about``); every time and rate is the median of its rounds (peak RSS: the
 highest).
+
+Both are CPU-bound here, so each round also reads the CPU seconds the machine's cores
+spent busy (``busy_cpu_seconds``), and the table says what the rebuild would take with
+every core busy throughout, its CPU over the cores: the best share of the ceiling its
+work allows on this machine, however it were scheduled.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import statistics
 import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bench.common import PYTHON, ROOT, Env, Figure, environment, log, parser, print_table
+from bench.common import (
+    PYTHON,
+    ROOT,
+    Env,
+    Figure,
+    busy_cpu_seconds,
+    environment,
+    log,
+    parser,
+    print_table,
+)
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -48,13 +64,15 @@ def timed(projection, **options):
     took[projection.name] = result.seconds
     return result
 engine.rebuild = timed
-started = time.monotonic()
+from bench.common import busy_cpu_seconds
+started, busy = time.monotonic(), busy_cpu_seconds()
 if sys.argv[1] == "rebuild":
     call_command("rebuild_projections", stdout=open("/dev/null", "w"))
 # VmHWM: this process's peak RSS (ru_maxrss would carry the parent's across exec).
 hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(json.dumps({
     "seconds": time.monotonic() - started,
+    "cpu": busy_cpu_seconds() - busy,
     "rss_mb": int(hwm.split()[1]) / 1024,
     "took": took,
 }))
@@ -160,6 +178,9 @@ class Rounds:
 
     ceilings: list[dict[str, tuple[float, int]]] = field(default_factory=list)
     rebuilds: list[dict] = field(default_factory=list)
+    # The machine's busy CPU seconds during each round's ceiling and rebuild.
+    ceiling_cpu: list[float] = field(default_factory=list)
+    rebuild_cpu: list[float] = field(default_factory=list)
 
     def ceiling_seconds(self, name: str | None = None) -> float:
         """The median over rounds of one projection's COPY seconds (None: all of them)."""
@@ -187,10 +208,13 @@ def turn_about() -> Rounds:
     rounds = Rounds()
 
     def ceiling() -> None:
+        before = busy_cpu_seconds()
         rounds.ceilings.append(ceilings(dumped))
+        rounds.ceiling_cpu.append(busy_cpu_seconds() - before)
 
     def rebuild() -> None:
         rounds.rebuilds.append(_child("rebuild"))
+        rounds.rebuild_cpu.append(rounds.rebuilds[-1]["cpu"])
 
     for turn in range(ROUNDS):
         for step in (ceiling, rebuild) if turn % 2 == 0 else (rebuild, ceiling):
@@ -198,8 +222,9 @@ def turn_about() -> Rounds:
         assert OrderSummary.objects.count() == summaries
         copied = sum(s for s, _ in rounds.ceilings[-1].values())
         log(
-            f"round {turn + 1}: ceiling {copied:.2f} s, "
-            f"rebuild {rounds.rebuilds[-1]['seconds']:.2f} s"
+            f"round {turn + 1}: ceiling {copied:.2f} s ({rounds.ceiling_cpu[-1]:.1f} CPU-s), "
+            f"rebuild {rounds.rebuilds[-1]['seconds']:.2f} s "
+            f"({rounds.rebuild_cpu[-1]:.1f} CPU-s)"
         )
     return rounds
 
@@ -235,6 +260,27 @@ def measure(env: Env, seconds: float = 0) -> list[Figure]:
             f"binary COPY + keys + indexes, {median}",
             target=">= 0.75x",
             met=rows / wall >= 0.75 * rows / copy_seconds,
+        ),
+    ]
+    cores = os.cpu_count() or 1
+    rebuild_cpu = statistics.median(rounds.rebuild_cpu)
+    figures += [
+        Figure(
+            f"rebuild CPU, every core of the machine ({median})",
+            rebuild_cpu,
+            "CPU-s",
+            statistics.median(rounds.ceiling_cpu),
+            f"the ceiling's, {median}",
+            better="lower",
+        ),
+        Figure(
+            f"rebuild wall with all {cores} cores busy throughout (its CPU over the cores)",
+            rebuild_cpu / cores,
+            "s",
+            copy_seconds,
+            f"the ceiling's wall, {median}",
+            better="lower",
+            target="(its best share)",
         ),
     ]
     for name, (_, written) in rounds.ceilings[0].items():
