@@ -65,12 +65,12 @@ def parser(description: str, default_orders: int = 1_000_000) -> argparse.Argume
 
 def busy_cpu_seconds() -> float:
     """CPU seconds every core of the machine has spent busy since boot (``/proc/stat``:
-    all but idle and I/O wait), every process's, ours or not: take it around a step on
-    a machine with nothing else running."""
+    user, nice, system, interrupts; not idle, I/O wait, or time the hypervisor gave to
+    others), every process's, ours or not: take it around a step on a machine with
+    nothing else running."""
     with open("/proc/stat") as stat:
-        ticks = [int(value) for value in stat.readline().split()[1:]]
-    idle, iowait = ticks[3], ticks[4]
-    return (sum(ticks) - idle - iowait) / os.sysconf("SC_CLK_TCK")
+        user, nice, system, _idle, _iowait, irq, softirq = map(int, stat.readline().split()[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def log(message: str) -> None:
